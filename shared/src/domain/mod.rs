@@ -1,0 +1,5 @@
+//! Keys as KMS models them: specs, states, ARNs and the scope keys live in.
+
+pub mod arn;
+pub mod spec;
+mod wire_enum;

@@ -1,0 +1,12 @@
+//! What the kms-import-mock functions share: the KMS JSON protocol, the key domain, the store,
+//! the wrapping-key pool, import tokens and the crypto under them.
+
+pub mod clock;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod pool;
+pub mod protocol;
+pub mod token;
+
+pub use error::{ErrorCode, KmsError, KmsResult};
