@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod pool;
 pub mod protocol;
+pub mod store;
 pub mod token;
 
 pub use error::{ErrorCode, KmsError, KmsResult};

@@ -1,5 +1,6 @@
 //! Keys as KMS models them: specs, states, ARNs and the scope keys live in.
 
 pub mod arn;
+pub mod key;
 pub mod spec;
 mod wire_enum;

@@ -1,0 +1,235 @@
+//! A KMS key as the store keeps it, and the `KeyMetadata` view DescribeKey returns.
+//!
+//! The record holds what the user decided (enabled, deletion scheduled, material imported);
+//! `KeyState` is derived from it at a given time, so that material expiry or a passed deletion
+//! date takes effect the moment the clock passes it, without a background job.
+
+use serde::{Deserialize, Serialize};
+
+use super::arn::Scope;
+use super::spec::{
+    Algorithms, EncryptionAlgorithm, ExpirationModel, KeyAgreementAlgorithm, KeyManager, KeySpec,
+    KeyState, KeyUsage, MacAlgorithm, Origin, SigningAlgorithm,
+};
+use crate::clock::Timestamp;
+
+/// A tag, as on the wire (`{"TagKey": ..., "TagValue": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub tag_key: String,
+    pub tag_value: String,
+}
+
+/// A scheduled deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    pub date: Timestamp,
+    pub window_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// A UUID, or `mrk-` and 32 hex digits for a multi-Region key.
+    pub key_id: String,
+    pub scope: Scope,
+    pub creation_date: Timestamp,
+    pub description: String,
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
+    pub origin: Origin,
+    pub multi_region: bool,
+    /// The user's enable/disable choice; the state also depends on material and deletion.
+    pub enabled: bool,
+    pub deletion: Option<Deletion>,
+    pub policy: String,
+    pub tags: Vec<Tag>,
+}
+
+impl KeyRecord {
+    pub fn arn(&self) -> String {
+        self.scope.key_arn(&self.key_id)
+    }
+
+    /// Whether the deletion date has passed: the key no longer exists for any caller.
+    pub fn is_deleted(&self, now: Timestamp) -> bool {
+        self.deletion.is_some_and(|d| now >= d.date)
+    }
+
+    /// Whether the key has key material it can use now.
+    pub fn has_usable_material(&self, _now: Timestamp) -> bool {
+        self.origin != Origin::External
+    }
+
+    pub fn state(&self, now: Timestamp) -> KeyState {
+        if self.deletion.is_some() {
+            KeyState::PendingDeletion
+        } else if !self.has_usable_material(now) {
+            KeyState::PendingImport
+        } else if self.enabled {
+            KeyState::Enabled
+        } else {
+            KeyState::Disabled
+        }
+    }
+
+    /// `KeyMetadata` as DescribeKey, CreateKey and friends return it.
+    pub fn metadata(&self, now: Timestamp) -> KeyMetadata {
+        let state = self.state(now);
+        let algorithms = Algorithms::for_key(self.key_spec, self.key_usage);
+        KeyMetadata {
+            aws_account_id: self.scope.account.clone(),
+            arn: self.arn(),
+            creation_date: self.creation_date,
+            current_key_material_id: None,
+            customer_master_key_spec: self.key_spec.customer_master_key_spec(),
+            deletion_date: self.deletion.map(|d| d.date),
+            description: self.description.clone(),
+            enabled: state == KeyState::Enabled,
+            encryption_algorithms: algorithms.encryption,
+            expiration_model: None,
+            key_agreement_algorithms: algorithms.key_agreement,
+            key_id: self.key_id.clone(),
+            key_manager: KeyManager::Customer,
+            key_spec: self.key_spec,
+            key_state: state,
+            key_usage: self.key_usage,
+            mac_algorithms: algorithms.mac,
+            multi_region: self.multi_region,
+            multi_region_configuration: self.multi_region.then(|| MultiRegionConfiguration {
+                multi_region_key_type: "PRIMARY",
+                primary_key: MultiRegionKey {
+                    arn: self.arn(),
+                    region: self.scope.region.clone(),
+                },
+                replica_keys: Vec::new(),
+            }),
+            origin: self.origin,
+            signing_algorithms: algorithms.signing,
+            valid_to: None,
+        }
+    }
+}
+
+/// `KeyMetadata` on the wire. Members are declared in alphabetical order, the order in which
+/// KMS serializes them; empty algorithm lists and absent options are left out as AWS does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMetadata {
+    #[serde(rename = "AWSAccountId")]
+    pub aws_account_id: String,
+    pub arn: String,
+    pub creation_date: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_key_material_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_master_key_spec: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<Timestamp>,
+    pub description: String,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption_algorithms: Vec<EncryptionAlgorithm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<ExpirationModel>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_agreement_algorithms: Vec<KeyAgreementAlgorithm>,
+    pub key_id: String,
+    pub key_manager: KeyManager,
+    pub key_spec: KeySpec,
+    pub key_state: KeyState,
+    pub key_usage: KeyUsage,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mac_algorithms: Vec<MacAlgorithm>,
+    pub multi_region: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signing_algorithms: Vec<SigningAlgorithm>,
+    #[serde(rename = "ValidTo", skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MultiRegionConfiguration {
+    pub multi_region_key_type: &'static str,
+    pub primary_key: MultiRegionKey,
+    pub replica_keys: Vec<MultiRegionKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MultiRegionKey {
+    pub arn: String,
+    pub region: String,
+}
+
+/// An alias: a friendly name pointing at one key of the same account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// Includes the `alias/` prefix, as on the wire.
+    pub alias_name: String,
+    pub scope: Scope,
+    pub target_key_id: String,
+    pub creation_date: Timestamp,
+    pub last_updated_date: Timestamp,
+}
+
+impl AliasRecord {
+    pub fn arn(&self) -> String {
+        self.scope.alias_arn(&self.alias_name)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample(origin: Origin) -> KeyRecord {
+        KeyRecord {
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            scope: Scope::new("111122223333", "us-east-1"),
+            creation_date: Timestamp::from_millis(1_700_000_000_123),
+            description: String::new(),
+            key_spec: KeySpec::SymmetricDefault,
+            key_usage: KeyUsage::EncryptDecrypt,
+            origin,
+            multi_region: false,
+            enabled: true,
+            deletion: None,
+            policy: "{}".into(),
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn external_key_metadata_while_pending_import() {
+        let mut k = sample(Origin::External);
+        k.enabled = false;
+        let json = serde_json::to_string(&k.metadata(Timestamp::from_secs(0))).unwrap();
+        assert_eq!(
+            json,
+            r#"{"AWSAccountId":"111122223333","Arn":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab","CreationDate":1.700000000123E9,"CustomerMasterKeySpec":"SYMMETRIC_DEFAULT","Description":"","Enabled":false,"EncryptionAlgorithms":["SYMMETRIC_DEFAULT"],"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"PendingImport","KeyUsage":"ENCRYPT_DECRYPT","MultiRegion":false,"Origin":"EXTERNAL"}"#
+        );
+    }
+
+    #[test]
+    fn states_follow_deletion_material_and_choice() {
+        let now = Timestamp::from_secs(10);
+        let mut k = sample(Origin::AwsKms);
+        assert_eq!(k.state(now), KeyState::Enabled);
+        k.enabled = false;
+        assert_eq!(k.state(now), KeyState::Disabled);
+        k.deletion = Some(Deletion {
+            date: Timestamp::from_secs(20),
+            window_days: 7,
+        });
+        assert_eq!(k.state(now), KeyState::PendingDeletion);
+        assert!(!k.is_deleted(now));
+        assert!(k.is_deleted(Timestamp::from_secs(20)));
+        let k = sample(Origin::External);
+        assert_eq!(k.state(now), KeyState::PendingImport);
+    }
+}

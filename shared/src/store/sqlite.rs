@@ -1,0 +1,366 @@
+//! The embedded durable store: one SQLite file in WAL mode, which several processes (the
+//! endpoint, the sidecar, `sam local invoke` runs) open at once and see the same keys.
+//!
+//! Records are JSON in a `body` column next to a `version` counter; writes are single
+//! conditional statements (`INSERT` on a primary key, `UPDATE ... WHERE version = ?`), so
+//! concurrent writers in any process serialize on SQLite's lock and never lose an update.
+//! SQLite calls block, so they run on tokio's blocking threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{KeyStore, StoreError, StoreResult, Versioned, Write};
+use crate::domain::arn::Scope;
+use crate::domain::key::{AliasRecord, KeyRecord};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS keys (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, region, key_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aliases (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, region, alias_name)
+) WITHOUT ROWID;
+";
+
+/// How long a writer waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    /// Idle connections; one is taken per call and put back after.
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(err)
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| err(format!("corrupt record: {e}")))
+}
+
+fn written(changed: usize) -> Write {
+    if changed == 1 {
+        Write::Done
+    } else {
+        Write::Conflict
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let conn = open_connection(path).map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            idle: Arc::new(Mutex::new(vec![conn])),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let idle = self.idle.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&path).map_err(err)?,
+            };
+            let out = f(&conn);
+            idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            out
+        })
+        .await
+        .map_err(err)?
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_key(&self, key: &KeyRecord) -> StoreResult<Write> {
+        let (s, id, body) = (key.scope.clone(), key.key_id.clone(), to_json(key)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO keys (account, region, key_id, version, body) VALUES (?1, ?2, ?3, 1, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![s.account, s.region, id, body],
+            )
+            .map(written)
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn get_key(
+        &self,
+        scope: &Scope,
+        key_id: &str,
+    ) -> StoreResult<Option<Versioned<KeyRecord>>> {
+        let (s, id) = (scope.clone(), key_id.to_string());
+        self.with(move |c| {
+            let row: Option<(i64, String)> = c
+                .query_row(
+                    "SELECT version, body FROM keys WHERE account = ?1 AND region = ?2 AND key_id = ?3",
+                    params![s.account, s.region, id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(err)?;
+            row.map(|(version, body)| {
+                Ok(Versioned {
+                    version: version as u64,
+                    record: from_json(&body)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn replace_key(&self, version: u64, key: &KeyRecord) -> StoreResult<Write> {
+        let (s, id, body) = (key.scope.clone(), key.key_id.clone(), to_json(key)?);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE keys SET version = version + 1, body = ?5
+                 WHERE account = ?1 AND region = ?2 AND key_id = ?3 AND version = ?4",
+                params![s.account, s.region, id, version as i64, body],
+            )
+            .map(written)
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write> {
+        let (s, id) = (scope.clone(), key_id.to_string());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM keys WHERE account = ?1 AND region = ?2 AND key_id = ?3 AND version = ?4",
+                params![s.account, s.region, id, version as i64],
+            )
+            .map(written)
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn list_keys(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        let (s, after) = (scope.clone(), after.unwrap_or("").to_string());
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT body FROM keys WHERE account = ?1 AND region = ?2 AND key_id > ?3
+                     ORDER BY key_id LIMIT ?4",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![s.account, s.region, after, limit as i64], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(err)?;
+            rows.map(|b| from_json(&b.map_err(err)?)).collect()
+        })
+        .await
+    }
+
+    async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<Write> {
+        let (s, name, body) = (
+            alias.scope.clone(),
+            alias.alias_name.clone(),
+            to_json(alias)?,
+        );
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO aliases (account, region, alias_name, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![s.account, s.region, name, body],
+            )
+            .map(written)
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn get_alias(&self, scope: &Scope, alias_name: &str) -> StoreResult<Option<AliasRecord>> {
+        let (s, name) = (scope.clone(), alias_name.to_string());
+        self.with(move |c| {
+            let body: Option<String> = c
+                .query_row(
+                    "SELECT body FROM aliases WHERE account = ?1 AND region = ?2 AND alias_name = ?3",
+                    params![s.account, s.region, name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?;
+            body.map(|b| from_json(&b)).transpose()
+        })
+        .await
+    }
+
+    async fn update_alias(&self, alias: &AliasRecord) -> StoreResult<Write> {
+        let (s, name, body) = (
+            alias.scope.clone(),
+            alias.alias_name.clone(),
+            to_json(alias)?,
+        );
+        self.with(move |c| {
+            c.execute(
+                "UPDATE aliases SET body = ?4 WHERE account = ?1 AND region = ?2 AND alias_name = ?3",
+                params![s.account, s.region, name, body],
+            )
+            .map(written)
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn delete_alias(&self, scope: &Scope, alias_name: &str) -> StoreResult<Write> {
+        let (s, name) = (scope.clone(), alias_name.to_string());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM aliases WHERE account = ?1 AND region = ?2 AND alias_name = ?3",
+                params![s.account, s.region, name],
+            )
+            .map(written)
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn list_aliases(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AliasRecord>> {
+        let (s, after) = (scope.clone(), after.unwrap_or("").to_string());
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT body FROM aliases WHERE account = ?1 AND region = ?2 AND alias_name > ?3
+                     ORDER BY alias_name LIMIT ?4",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![s.account, s.region, after, limit as i64], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(err)?;
+            rows.map(|b| from_json(&b.map_err(err)?)).collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    fn temp_db() -> PathBuf {
+        std::env::temp_dir()
+            .join(format!("kms-sqlite-{}", uuid::Uuid::new_v4()))
+            .join("store.sqlite3")
+    }
+
+    #[tokio::test]
+    async fn conformance_keys() {
+        conformance::keys_crud(Arc::new(SqliteStore::open(&temp_db()).unwrap())).await;
+    }
+
+    #[tokio::test]
+    async fn conformance_aliases() {
+        conformance::aliases_crud(Arc::new(SqliteStore::open(&temp_db()).unwrap())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn conformance_concurrency() {
+        conformance::concurrent_updates_are_not_lost(Arc::new(
+            SqliteStore::open(&temp_db()).unwrap(),
+        ))
+        .await;
+    }
+
+    /// Two independently opened stores on one file (as two processes would) see each other's
+    /// writes and do not lose updates when racing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_handles_share_one_file() {
+        let path = temp_db();
+        let a = Arc::new(SqliteStore::open(&path).unwrap());
+        let b = Arc::new(SqliteStore::open(&path).unwrap());
+        let scope = Scope::new("111122223333", "us-east-1");
+        let mut k = crate::domain::key::tests::sample(crate::domain::spec::Origin::External);
+        k.key_id = "shared".into();
+        assert_eq!(a.insert_key(&k).await.unwrap(), Write::Done);
+        assert_eq!(b.insert_key(&k).await.unwrap(), Write::Conflict);
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store: Arc<dyn KeyStore> = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let scope = scope.clone();
+            tasks.push(tokio::spawn(async move {
+                crate::store::update_key(store.as_ref(), &scope, "shared", move |k| {
+                    k.description.push('x');
+                    Ok(())
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let got = b.get_key(&scope, "shared").await.unwrap().unwrap();
+        assert_eq!(got.record.description.len(), 20);
+        let mode: String = open_connection(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
