@@ -2,11 +2,14 @@
 //! the wrapping-key pool, import tokens and the crypto under them.
 
 pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod pool;
 pub mod protocol;
+pub mod service;
+pub mod sigv4;
 pub mod store;
 pub mod token;
 

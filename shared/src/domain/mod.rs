@@ -4,3 +4,4 @@ pub mod arn;
 pub mod key;
 pub mod spec;
 mod wire_enum;
+pub mod wrapping;

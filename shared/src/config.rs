@@ -1,0 +1,303 @@
+//! Configuration from `KMS_MOCK_*` environment variables. A bad value stops start-up with a
+//! message naming the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use base64::Engine;
+
+use crate::crypto::seal::SECRET_LEN;
+use crate::domain::arn::{is_valid_account, is_valid_region};
+use crate::pool::PoolConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// SQLite file in the data folder, shared by every process using that folder.
+    Sqlite,
+    /// Per-process memory; gone at exit.
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub store: StoreKind,
+    pub account: String,
+    pub region: String,
+    pub pool: PoolConfig,
+    /// Sealed pool file loaded at start-up and written at shut-down; `None` when off.
+    pub pool_file: Option<PathBuf>,
+    /// Token-sealing secret given in the environment; else kept in the data folder.
+    pub token_secret: Option<[u8; SECRET_LEN]>,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
+    pub debug_api: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("store", &self.store)
+            .field("account", &self.account)
+            .field("region", &self.region)
+            .field("pool", &self.pool)
+            .field("pool_file", &self.pool_file)
+            .field("token_secret", &self.token_secret.map(|_| "<set>"))
+            .field("log_filter", &self.log_filter)
+            .field("log_format", &self.log_format)
+            .field("debug_api", &self.debug_api)
+            .finish()
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {}={:?}: {}",
+            self.variable, self.value, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+pub const DEFAULT_ACCOUNT: &str = "111122223333";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_DATA_DIR: &str = ".kms-mock";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Builds the configuration from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+        let bad = |variable: &'static str, value: &str, reason: &str| ConfigError {
+            variable,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let or_default =
+            |name: &'static str, default: &str| var(name).unwrap_or_else(|| default.to_string());
+        let count = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= 100_000)
+                    .ok_or_else(|| bad(name, &v, "expected a whole number from 0 to 100000")),
+            }
+        };
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Ok(false),
+                Some(v) => match v.as_str() {
+                    "1" | "true" | "yes" | "on" => Ok(true),
+                    "0" | "false" | "no" | "off" => Ok(false),
+                    _ => Err(bad(name, &v, "expected true or false")),
+                },
+            }
+        };
+
+        let listen_s = or_default("KMS_MOCK_LISTEN", DEFAULT_LISTEN);
+        let listen = listen_s.parse().map_err(|_| {
+            bad(
+                "KMS_MOCK_LISTEN",
+                &listen_s,
+                "expected host:port, e.g. 127.0.0.1:4599",
+            )
+        })?;
+
+        let data_dir = PathBuf::from(or_default("KMS_MOCK_DATA", DEFAULT_DATA_DIR));
+
+        let store = match var("KMS_MOCK_STORE").as_deref().map(str::trim) {
+            None | Some("sqlite") => StoreKind::Sqlite,
+            Some("memory") => StoreKind::Memory,
+            Some(v) => return Err(bad("KMS_MOCK_STORE", v, "expected sqlite or memory")),
+        };
+
+        let account = or_default("KMS_MOCK_ACCOUNT", DEFAULT_ACCOUNT);
+        if !is_valid_account(&account) {
+            return Err(bad(
+                "KMS_MOCK_ACCOUNT",
+                &account,
+                "expected a 12-digit account id",
+            ));
+        }
+        let region = or_default("KMS_MOCK_REGION", DEFAULT_REGION);
+        if !is_valid_region(&region) {
+            return Err(bad(
+                "KMS_MOCK_REGION",
+                &region,
+                "expected a region name such as us-east-1",
+            ));
+        }
+
+        let defaults = PoolConfig::default();
+        let pool = PoolConfig {
+            targets: [
+                count("KMS_MOCK_POOL_RSA_2048", defaults.targets[0])?,
+                count("KMS_MOCK_POOL_RSA_3072", defaults.targets[1])?,
+                count("KMS_MOCK_POOL_RSA_4096", defaults.targets[2])?,
+            ],
+            refill_threads: count("KMS_MOCK_POOL_THREADS", defaults.refill_threads)?,
+            reuse: flag("KMS_MOCK_POOL_REUSE")?,
+        };
+        let pool_file = match var("KMS_MOCK_POOL_FILE") {
+            Some(v) if v.trim() == "off" => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => Some(data_dir.join("wrapping-key-pool.sealed")),
+        };
+
+        let token_secret = match var("KMS_MOCK_TOKEN_SECRET") {
+            None => None,
+            Some(v) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .ok()
+                    .and_then(|b| <[u8; SECRET_LEN]>::try_from(b).ok())
+                    .ok_or_else(|| ConfigError {
+                        variable: "KMS_MOCK_TOKEN_SECRET",
+                        value: "<redacted>".into(),
+                        reason: format!("expected base64 of exactly {SECRET_LEN} bytes"),
+                    })?,
+            ),
+        };
+
+        let log_filter = var("KMS_MOCK_LOG").unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_filter).is_err() {
+            return Err(bad(
+                "KMS_MOCK_LOG",
+                &log_filter,
+                "expected a level (info, debug, ...) or a tracing filter",
+            ));
+        }
+        let log_format = match var("KMS_MOCK_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(v) => return Err(bad("KMS_MOCK_LOG_FORMAT", v, "expected text or json")),
+        };
+
+        Ok(Config {
+            listen,
+            data_dir,
+            store,
+            account,
+            region,
+            pool,
+            pool_file,
+            token_secret,
+            log_filter,
+            log_format,
+            debug_api: flag("KMS_MOCK_DEBUG_API")?,
+        })
+    }
+
+    /// Installs the global tracing subscriber (text or JSON lines on stderr).
+    pub fn init_logging(&self) {
+        let filter = tracing_subscriber::EnvFilter::new(&self.log_filter);
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        let _ = match self.log_format {
+            LogFormat::Json => builder.json().flatten_event(true).try_init(),
+            LogFormat::Text => builder.try_init(),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4599");
+        assert_eq!(c.account, "111122223333");
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.store, StoreKind::Sqlite);
+        assert_eq!(c.pool, PoolConfig::default());
+        assert_eq!(
+            c.pool_file,
+            Some(PathBuf::from(".kms-mock/wrapping-key-pool.sealed"))
+        );
+        assert!(!c.debug_api);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("KMS_MOCK_LISTEN", "nowhere"),
+            ("KMS_MOCK_ACCOUNT", "1234"),
+            ("KMS_MOCK_REGION", "mars"),
+            ("KMS_MOCK_POOL_RSA_4096", "-1"),
+            ("KMS_MOCK_POOL_REUSE", "maybe"),
+            ("KMS_MOCK_STORE", "redis"),
+            ("KMS_MOCK_LOG_FORMAT", "xml"),
+            ("KMS_MOCK_TOKEN_SECRET", "c2hvcnQ="),
+        ] {
+            let e = cfg(&[(var, value)]).unwrap_err();
+            assert_eq!(e.variable, var);
+            assert!(e.to_string().starts_with(&format!("invalid {var}=")), "{e}");
+        }
+        let e = cfg(&[("KMS_MOCK_TOKEN_SECRET", "c2hvcnQ=")]).unwrap_err();
+        assert!(!e.to_string().contains("c2hvcnQ"), "secrets are not echoed");
+    }
+
+    #[test]
+    fn overrides() {
+        let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let c = cfg(&[
+            ("KMS_MOCK_LISTEN", "0.0.0.0:9"),
+            ("KMS_MOCK_REGION", "cn-north-1"),
+            ("KMS_MOCK_POOL_RSA_2048", "2"),
+            ("KMS_MOCK_POOL_REUSE", "true"),
+            ("KMS_MOCK_POOL_FILE", "off"),
+            ("KMS_MOCK_STORE", "memory"),
+            ("KMS_MOCK_TOKEN_SECRET", &secret),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.port(), 9);
+        assert_eq!(c.region, "cn-north-1");
+        assert_eq!(c.pool.targets[0], 2);
+        assert!(c.pool.reuse);
+        assert_eq!(c.pool_file, None);
+        assert_eq!(c.store, StoreKind::Memory);
+        assert_eq!(c.token_secret, Some([7u8; 32]));
+        assert!(!format!("{c:?}").contains("7, 7"));
+    }
+}
