@@ -85,6 +85,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
 pub const DEFAULT_ACCOUNT: &str = "111122223333";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_DATA_DIR: &str = ".kms-mock";
+pub const LAMBDA_DATA_DIR: &str = "/tmp/kms-mock";
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -132,7 +133,13 @@ impl Config {
             )
         })?;
 
-        let data_dir = PathBuf::from(or_default("KMS_MOCK_DATA", DEFAULT_DATA_DIR));
+        // Inside Lambda only /tmp is writable.
+        let default_data = if get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            LAMBDA_DATA_DIR
+        } else {
+            DEFAULT_DATA_DIR
+        };
+        let data_dir = PathBuf::from(or_default("KMS_MOCK_DATA", default_data));
 
         let store = match var("KMS_MOCK_STORE").as_deref().map(str::trim) {
             None | Some("sqlite") => StoreKind::Sqlite,
@@ -256,6 +263,8 @@ mod tests {
             Some(PathBuf::from(".kms-mock/wrapping-key-pool.sealed"))
         );
         assert!(!c.debug_api);
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_NAME", "kms-api")]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/kms-mock"));
     }
 
     #[test]

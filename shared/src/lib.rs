@@ -1,10 +1,12 @@
 //! What the kms-import-mock functions share: the KMS JSON protocol, the key domain, the store,
 //! the wrapping-key pool, import tokens and the crypto under them.
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod endpoint;
 pub mod error;
 pub mod pool;
 pub mod protocol;

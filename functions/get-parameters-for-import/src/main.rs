@@ -1,1 +1,73 @@
-fn main() {}
+//! Direct-invoke GetParametersForImport, for event-driven pipelines (Step Functions,
+//! EventBridge, `sam local invoke -e`, `cargo lambda invoke`): the event is the request JSON,
+//! the result the response JSON with base64 blobs. A refusal comes back as a Lambda error whose
+//! `errorType` is the KMS error type (`NotFoundException`, ...) and `errorMessage` its text.
+
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use shared::KmsError;
+use shared::app::App;
+use shared::config::Config;
+use shared::protocol::operation::Operation;
+
+fn main() {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("get-parameters-for-import: {e}");
+            std::process::exit(2);
+        }
+    };
+    config.init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(async {
+        let app = match App::start(&config) {
+            Ok(a) => Arc::new(a),
+            Err(e) => {
+                eprintln!("get-parameters-for-import: {e}");
+                return 2;
+            }
+        };
+        let result = lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+            let app = app.clone();
+            async move { handle(&app, event.payload).await }
+        }))
+        .await;
+        app.stop();
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("get-parameters-for-import: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+async fn handle(app: &App, event: Value) -> Result<Box<RawValue>, Diagnostic> {
+    let endpoint = &app.endpoint;
+    let ctx = endpoint.request_context(&http::HeaderMap::new(), None);
+    let body = serde_json::to_vec(&event).map_err(|e| diagnostic(&KmsError::internal(e)))?;
+    let out = endpoint
+        .kms
+        .call(&ctx, Operation::GetParametersForImport, &body)
+        .await
+        .map_err(|e| diagnostic(&e))?;
+    // The service's bytes as they are, so timestamps keep KMS's number form.
+    RawValue::from_string(String::from_utf8(out).map_err(|e| diagnostic(&KmsError::internal(e)))?)
+        .map_err(|e| diagnostic(&KmsError::internal(e)))
+}
+
+fn diagnostic(e: &KmsError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.code.wire_name().to_string(),
+        error_message: e.message().unwrap_or_default().to_string(),
+    }
+}

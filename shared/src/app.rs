@@ -1,0 +1,88 @@
+//! Start-up and shut-down shared by the function binaries: open the store, load the sealing
+//! secret, fill the wrapping-key pool (from the saved pool file first), and save the pool again
+//! on the way out.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{Config, StoreKind};
+use crate::crypto::seal::{Sealer, load_or_create_secret};
+use crate::domain::arn::Scope;
+use crate::endpoint::Endpoint;
+use crate::pool::WrappingKeyPool;
+use crate::service::Kms;
+use crate::store::KeyStore;
+use crate::store::memory::MemoryStore;
+use crate::store::sqlite::SqliteStore;
+
+pub struct App {
+    pub endpoint: Endpoint,
+    pool_file: Option<PathBuf>,
+}
+
+impl App {
+    /// Builds everything from the configuration; the error says what could not be opened.
+    pub fn start(config: &Config) -> Result<Self, String> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            format!(
+                "cannot create KMS_MOCK_DATA {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        let store: Arc<dyn KeyStore> = match config.store {
+            StoreKind::Memory => Arc::new(MemoryStore::new()),
+            StoreKind::Sqlite => {
+                let path = config.data_dir.join("store.sqlite3");
+                Arc::new(
+                    SqliteStore::open(&path)
+                        .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+                )
+            }
+        };
+        let secret = match config.token_secret {
+            Some(s) => s,
+            None => {
+                let path = config.data_dir.join("token-secret");
+                load_or_create_secret(&path)
+                    .map_err(|e| format!("token secret {}: {e}", path.display()))?
+            }
+        };
+        let sealer = Arc::new(Sealer::new(&secret));
+        let pool = WrappingKeyPool::new(&config.pool);
+        if let Some(file) = &config.pool_file {
+            match pool.load(file, &sealer) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(keys = n, file = %file.display(), "loaded pre-generated wrapping keys")
+                }
+                Err(e) => tracing::warn!(error = %e, "ignoring unusable pool file"),
+            }
+        }
+        pool.start_refill();
+        let kms = Kms::new(store, pool, Clock::system(), sealer);
+        let scope = Scope::new(config.account.clone(), config.region.clone());
+        Ok(App {
+            endpoint: Endpoint::new(kms, scope, config.debug_api),
+            pool_file: config.pool_file.clone(),
+        })
+    }
+
+    pub fn kms(&self) -> &Kms {
+        &self.endpoint.kms
+    }
+
+    /// Stops the refill threads and saves the ready keys for the next process.
+    pub fn stop(&self) {
+        let kms = self.kms();
+        kms.pool.shutdown();
+        if let Some(file) = &self.pool_file {
+            match kms.pool.save(file, &kms.sealer) {
+                Ok(n) => {
+                    tracing::info!(keys = n, file = %file.display(), "saved wrapping keys for the next start")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not save the pool file"),
+            }
+        }
+    }
+}
