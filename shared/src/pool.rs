@@ -32,6 +32,7 @@ const REUSE_RING: usize = 64;
 
 /// An RSA wrapping key pair: the public half goes to the client, the private half into the
 /// import token.
+#[derive(Clone)]
 pub struct WrappingKeyPair {
     spec: WrappingKeySpec,
     public_key_der: Vec<u8>,

@@ -1,0 +1,83 @@
+//! GetParametersForImport handler latency, per wrapping key spec: with a warm pool (a
+//! pre-generated key is ready for every call) against the baseline other mocks use, generating
+//! the RSA key in the request. Both go through the whole handler: body parsing, validation, key
+//! lookup, the key, token sealing, response serialization.
+//!
+//! `cargo bench -p shared --bench get_parameters_for_import`
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use shared::clock::Clock;
+use shared::crypto::seal::Sealer;
+use shared::domain::arn::Scope;
+use shared::domain::spec::WrappingKeySpec;
+use shared::pool::{PoolConfig, WrappingKeyPair, WrappingKeyPool};
+use shared::protocol::operation::Operation;
+use shared::service::{Kms, RequestContext};
+use shared::store::memory::MemoryStore;
+
+fn kms() -> Kms {
+    Kms::new(
+        Arc::new(MemoryStore::new()),
+        WrappingKeyPool::new(&PoolConfig {
+            targets: [0, 0, 0],
+            refill_threads: 0,
+            reuse: false,
+        }),
+        Clock::system(),
+        Arc::new(Sealer::random()),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let kms = kms();
+    let ctx = RequestContext::new(Scope::new("111122223333", "us-east-1"));
+    let created = rt
+        .block_on(kms.call(&ctx, Operation::CreateKey, br#"{"Origin":"EXTERNAL"}"#))
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
+    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+
+    let mut group = c.benchmark_group("get_parameters_for_import");
+    for spec in WrappingKeySpec::RSA {
+        let body = format!(
+            r#"{{"KeyId":"{key_id}","WrappingAlgorithm":"RSAES_OAEP_SHA_256","WrappingKeySpec":"{spec}"}}"#
+        )
+        .into_bytes();
+        let ready = WrappingKeyPair::generate(spec);
+        group.sample_size(100);
+        group.bench_function(BenchmarkId::new("warm_pool", spec), |b| {
+            b.iter_batched(
+                || kms.pool.add_ready([ready.clone()]),
+                |()| {
+                    black_box(
+                        rt.block_on(kms.call(&ctx, Operation::GetParametersForImport, &body))
+                            .unwrap(),
+                    )
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        // The pool is empty here, so every call generates its key on demand.
+        group.sample_size(10);
+        group.bench_function(BenchmarkId::new("generate_per_request", spec), |b| {
+            b.iter(|| {
+                black_box(
+                    rt.block_on(kms.call(&ctx, Operation::GetParametersForImport, &body))
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
