@@ -43,7 +43,10 @@ fn bench(c: &mut Criterion) {
         .block_on(kms.call(&ctx, Operation::CreateKey, br#"{"Origin":"EXTERNAL"}"#))
         .unwrap();
     let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
-    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let mut group = c.benchmark_group("get_parameters_for_import");
     for spec in WrappingKeySpec::RSA {

@@ -30,6 +30,9 @@ use crate::domain::spec::WrappingKeySpec;
 /// How many recently issued keys per spec are kept for reuse mode.
 const REUSE_RING: usize = 64;
 
+/// In reuse mode, a spec's refill waits until its keys have not been reused for this long.
+const REUSE_QUIET: Duration = Duration::from_secs(1);
+
 /// An RSA wrapping key pair: the public half goes to the client, the private half into the
 /// import token.
 #[derive(Clone)]
@@ -138,6 +141,8 @@ struct Slot {
     hits: AtomicU64,
     misses: AtomicU64,
     reused: AtomicU64,
+    /// When a key of this spec was last reused, in milliseconds since the pool started.
+    last_reuse_ms: AtomicU64,
     generated: AtomicU64,
     generate_micros: AtomicU64,
 }
@@ -198,6 +203,7 @@ impl WrappingKeyPool {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             reused: AtomicU64::new(0),
+            last_reuse_ms: AtomicU64::new(0),
             generated: AtomicU64::new(0),
             generate_micros: AtomicU64::new(0),
         };
@@ -244,6 +250,8 @@ impl WrappingKeyPool {
             if let Some(pair) = recent.pop_front() {
                 recent.push_back(pair.clone());
                 slot.reused.fetch_add(1, Ordering::Relaxed);
+                slot.last_reuse_ms
+                    .store(self.uptime_ms().max(1), Ordering::Relaxed);
                 return Some((pair, KeySource::Reused));
             }
         }
@@ -290,12 +298,25 @@ impl WrappingKeyPool {
         }
     }
 
-    /// The spec furthest below its target, if any is below.
+    fn uptime_ms(&self) -> u64 {
+        self.shared.started.elapsed().as_millis() as u64
+    }
+
+    /// Whether keys of this spec are being reused right now: demand is above what generation
+    /// can supply, so a key generated now would be one fresh key among thousands of reused
+    /// ones, and generating it would take CPU from the requests. Refill waits for the burst
+    /// to end.
+    fn reuse_burst(&self, slot: &Slot) -> bool {
+        let last = slot.last_reuse_ms.load(Ordering::Relaxed);
+        last != 0 && self.uptime_ms().saturating_sub(last) < REUSE_QUIET.as_millis() as u64
+    }
+
+    /// The spec furthest below its target, if any is below (and not in a reuse burst).
     fn most_needed(&self) -> Option<WrappingKeySpec> {
         self.shared
             .slots
             .iter()
-            .filter(|s| s.target > 0)
+            .filter(|s| s.target > 0 && !self.reuse_burst(s))
             .map(|s| (s, lock(&s.ready).len()))
             .filter(|(s, n)| *n < s.target)
             .min_by(|(a, na), (b, nb)| {
@@ -317,6 +338,7 @@ impl WrappingKeyPool {
     }
 
     fn refill_loop(&self) {
+        lower_thread_priority();
         let (flag, cv) = &self.shared.wake;
         loop {
             if *lock(flag) {
@@ -349,7 +371,8 @@ impl WrappingKeyPool {
     /// Blocks until every spec is at its target or `timeout` passes; true when full.
     pub fn wait_full(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
-        while self.most_needed().is_some() {
+        let below = |s: &Slot| lock(&s.ready).len() < s.target;
+        while self.shared.slots.iter().any(below) {
             if Instant::now() >= end {
                 return false;
             }
@@ -460,6 +483,18 @@ fn tmp_path(path: &Path, what: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Refill threads run at the lowest CPU priority (nice 19), so that key generation soaks up
+/// idle time rather than delaying request threads. (Not `SCHED_IDLE`: a refill thread starved
+/// while holding a pool lock stalled requests for hundreds of milliseconds.)
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a plain system call; on Linux, PRIO_PROCESS with who = 0 applies to the calling
+    // thread only.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a pool lock cannot leave a queue half-updated; keep going.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -531,6 +566,27 @@ mod tests {
         assert!(pool.take_ready(WrappingKeySpec::Rsa3072).is_none());
         let s = &pool.stats().specs[0];
         assert_eq!((s.hits, s.reused), (1, 1));
+    }
+
+    #[test]
+    fn reuse_bursts_pause_refill() {
+        let pool = small([1, 0, 0], true);
+        pool.add_ready([WrappingKeyPair::generate(WrappingKeySpec::Rsa2048)]);
+        pool.take_ready(WrappingKeySpec::Rsa2048).unwrap();
+        let (_, src) = pool.take_ready(WrappingKeySpec::Rsa2048).unwrap();
+        assert_eq!(src, KeySource::Reused);
+        pool.start_refill();
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            pool.stats().specs[0].generated,
+            0,
+            "no generation during the burst"
+        );
+        assert!(
+            pool.wait_full(Duration::from_secs(30)),
+            "refills once the burst is over"
+        );
+        pool.shutdown();
     }
 
     #[test]

@@ -22,10 +22,7 @@ fn main() {
         }
     };
     config.init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = shared::app::runtime(&config);
     let code = runtime.block_on(async {
         let app = match App::start(&config) {
             Ok(a) => Arc::new(a),
