@@ -1,6 +1,11 @@
 //! Cryptography, all of it on aws-lc-rs.
 
+mod ed25519ph;
+pub mod envelope;
+pub mod material;
 pub mod seal;
+pub mod signing;
+pub mod unwrap;
 
 /// Pays aws-lc's one-time cost of seeding its random generator (about 38 ms here) at start-up,
 /// so that the first request that needs randomness does not.

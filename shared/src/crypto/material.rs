@@ -1,0 +1,316 @@
+//! Key material: checking what a client imports against the key spec, generating material for
+//! keys KMS creates itself, the deterministic `KeyMaterialId`, and opening stored material for
+//! use.
+//!
+//! Material is kept in one canonical byte form per family, so that the same key always has the
+//! same bytes (and the same id) however the client encoded it:
+//! * symmetric and HMAC keys: the raw key bytes;
+//! * RSA and ECDSA keys: PKCS#8 DER as aws-lc writes it back;
+//! * Ed25519: PKCS#8 v1 DER as aws-lc writes it back (seed only).
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::hmac;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256K1_SHA256_ASN1_SIGNING,
+    ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
+};
+
+use crate::domain::spec::{KeyFamily, KeySpec};
+
+/// Length of symmetric (SYMMETRIC_DEFAULT) key material: AES-256.
+pub const SYMMETRIC_LEN: usize = 32;
+
+/// HMAC key lengths AWS KMS accepts for imported material, per spec: at least the key spec's
+/// length, at most 1024 bits (AWS KMS developer guide, "Requirements for imported key
+/// material"; the captures confirm that one byte short is refused).
+pub fn hmac_lengths(spec: KeySpec) -> Option<std::ops::RangeInclusive<usize>> {
+    match spec {
+        KeySpec::Hmac224 => Some(28..=128),
+        KeySpec::Hmac256 => Some(32..=128),
+        KeySpec::Hmac384 => Some(48..=128),
+        KeySpec::Hmac512 => Some(64..=128),
+        _ => None,
+    }
+}
+
+fn ecdsa_algorithm(spec: KeySpec) -> Option<&'static EcdsaSigningAlgorithm> {
+    match spec {
+        KeySpec::EccNistP256 => Some(&ECDSA_P256_SHA256_ASN1_SIGNING),
+        KeySpec::EccNistP384 => Some(&ECDSA_P384_SHA384_ASN1_SIGNING),
+        KeySpec::EccNistP521 => Some(&ECDSA_P521_SHA512_ASN1_SIGNING),
+        KeySpec::EccSecgP256k1 => Some(&ECDSA_P256K1_SHA256_ASN1_SIGNING),
+        _ => None,
+    }
+}
+
+fn rsa_bits(spec: KeySpec) -> Option<usize> {
+    match spec {
+        KeySpec::Rsa2048 => Some(2048),
+        KeySpec::Rsa3072 => Some(3072),
+        KeySpec::Rsa4096 => Some(4096),
+        _ => None,
+    }
+}
+
+/// Checks imported plaintext material against the key spec and returns its canonical form;
+/// `None` is AWS's `InvalidCiphertextException`: wrong length, wrong key type or size, or bytes
+/// that are no key at all.
+pub fn canonical_import(spec: KeySpec, raw: &[u8]) -> Option<Vec<u8>> {
+    match spec.family() {
+        KeyFamily::Symmetric => (raw.len() == SYMMETRIC_LEN).then(|| raw.to_vec()),
+        KeyFamily::Hmac => hmac_lengths(spec)?
+            .contains(&raw.len())
+            .then(|| raw.to_vec()),
+        KeyFamily::Rsa => {
+            let key = RsaKeyPair::from_pkcs8(raw).ok()?;
+            if Some(key.public_modulus_len() * 8) != rsa_bits(spec) {
+                return None;
+            }
+            let der: Pkcs8V1Der = key.as_der().ok()?;
+            Some(der.as_ref().to_vec())
+        }
+        KeyFamily::Ecc if spec == KeySpec::EccNistEdwards25519 => {
+            let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(raw).ok()?;
+            Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
+        }
+        KeyFamily::Ecc => {
+            let key = EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(spec)?, raw).ok()?;
+            Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
+        }
+        // aws-lc has no SM2; KMS does not import ML-DSA keys.
+        KeyFamily::Sm2 | KeyFamily::MlDsa => None,
+    }
+}
+
+/// Fresh material for a key KMS creates itself (Origin `AWS_KMS`), in canonical form; `None`
+/// for specs the mock cannot generate (SM2, ML-DSA). RSA generation is slow: call it off the
+/// async runtime.
+pub fn generate(spec: KeySpec) -> Option<Vec<u8>> {
+    let random = |n: usize| {
+        let mut b = vec![0u8; n];
+        aws_lc_rs::rand::fill(&mut b).expect("system randomness");
+        b
+    };
+    match spec.family() {
+        KeyFamily::Symmetric => Some(random(SYMMETRIC_LEN)),
+        // A key as long as the digest, the shortest AWS accepts for the spec.
+        KeyFamily::Hmac => Some(random(*hmac_lengths(spec)?.start())),
+        KeyFamily::Rsa => {
+            let size = match rsa_bits(spec)? {
+                2048 => KeySize::Rsa2048,
+                3072 => KeySize::Rsa3072,
+                _ => KeySize::Rsa4096,
+            };
+            let key = RsaKeyPair::generate(size).ok()?;
+            let der: Pkcs8V1Der = key.as_der().ok()?;
+            Some(der.as_ref().to_vec())
+        }
+        KeyFamily::Ecc if spec == KeySpec::EccNistEdwards25519 => Some(
+            Ed25519KeyPair::generate()
+                .ok()?
+                .to_pkcs8v1()
+                .ok()?
+                .as_ref()
+                .to_vec(),
+        ),
+        KeyFamily::Ecc => {
+            let key = EcdsaKeyPair::generate(ecdsa_algorithm(spec)?).ok()?;
+            Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
+        }
+        KeyFamily::Sm2 | KeyFamily::MlDsa => None,
+    }
+}
+
+/// A `KeyMaterialId`: 32 bytes, 64 lowercase hex digits on the wire. Like AWS's, it is
+/// deterministic per key and material (the same bytes imported again get the same id; the same
+/// bytes in another key get another one) and reveals nothing about the material.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MaterialId(pub [u8; 32]);
+
+impl MaterialId {
+    /// HMAC-SHA256 keyed by the material over the key id. The key id (not the ARN) is used so
+    /// that multi-Region replicas, which share their primary's id, share material ids too.
+    pub fn compute(key_id: &str, canonical: &[u8]) -> Self {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, canonical);
+        let mut msg = b"kms-import-mock/key-material-id/v1\0".to_vec();
+        msg.extend_from_slice(key_id.as_bytes());
+        let tag = hmac::sign(&k, &msg);
+        MaterialId(tag.as_ref().try_into().expect("SHA-256 output"))
+    }
+
+    pub fn to_hex(self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses the 64-hex-digit wire form (the model's pattern allows lowercase only).
+    pub fn from_hex(s: &str) -> Option<Self> {
+        if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(MaterialId(out))
+    }
+}
+
+impl std::fmt::Debug for MaterialId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MaterialId({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for MaterialId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl serde::Serialize for MaterialId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MaterialId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        MaterialId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("bad key material id"))
+    }
+}
+
+/// Material opened for use: parsed once per request.
+pub enum Material {
+    Symmetric(Vec<u8>),
+    Hmac(Vec<u8>),
+    Rsa(RsaKeyPair, Vec<u8>),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Material::Symmetric(_) => "Material::Symmetric(..)",
+            Material::Hmac(_) => "Material::Hmac(..)",
+            Material::Rsa(..) => "Material::Rsa(..)",
+            Material::Ecdsa(_) => "Material::Ecdsa(..)",
+            Material::Ed25519(_) => "Material::Ed25519(..)",
+        })
+    }
+}
+
+impl Material {
+    /// Opens canonical material of a spec; `None` only if the stored bytes are corrupt.
+    pub fn open(spec: KeySpec, canonical: &[u8]) -> Option<Self> {
+        Some(match spec.family() {
+            KeyFamily::Symmetric => Material::Symmetric(canonical.to_vec()),
+            KeyFamily::Hmac => Material::Hmac(canonical.to_vec()),
+            KeyFamily::Rsa => {
+                Material::Rsa(RsaKeyPair::from_pkcs8(canonical).ok()?, canonical.to_vec())
+            }
+            KeyFamily::Ecc if spec == KeySpec::EccNistEdwards25519 => {
+                Material::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(canonical).ok()?)
+            }
+            KeyFamily::Ecc => {
+                Material::Ecdsa(EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(spec)?, canonical).ok()?)
+            }
+            KeyFamily::Sm2 | KeyFamily::MlDsa => return None,
+        })
+    }
+
+    /// The DER SubjectPublicKeyInfo of an asymmetric key (GetPublicKey); `None` for symmetric
+    /// and HMAC keys.
+    pub fn public_key_der(&self) -> Option<Vec<u8>> {
+        let der: PublicKeyX509Der = match self {
+            Material::Rsa(k, _) => k.public_key().as_der().ok()?,
+            Material::Ecdsa(k) => k.public_key().as_der().ok()?,
+            Material::Ed25519(k) => k.public_key().as_der().ok()?,
+            Material::Symmetric(_) | Material::Hmac(_) => return None,
+        };
+        Some(der.as_ref().to_vec())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_and_hmac_lengths() {
+        assert_eq!(
+            canonical_import(KeySpec::SymmetricDefault, &[b'A'; 32]),
+            Some(vec![b'A'; 32])
+        );
+        assert_eq!(
+            canonical_import(KeySpec::SymmetricDefault, &[b'A'; 16]),
+            None
+        );
+        assert_eq!(
+            canonical_import(KeySpec::SymmetricDefault, &[b'A'; 33]),
+            None
+        );
+        for (spec, min, max) in [
+            (KeySpec::Hmac224, 28, 128),
+            (KeySpec::Hmac256, 32, 128),
+            (KeySpec::Hmac384, 48, 128),
+            (KeySpec::Hmac512, 64, 128),
+        ] {
+            assert!(
+                canonical_import(spec, &vec![b'A'; min - 1]).is_none(),
+                "{spec}"
+            );
+            assert!(canonical_import(spec, &vec![b'A'; min]).is_some(), "{spec}");
+            assert!(canonical_import(spec, &vec![b'A'; max]).is_some(), "{spec}");
+            assert!(
+                canonical_import(spec, &vec![b'A'; max + 1]).is_none(),
+                "{spec}"
+            );
+        }
+    }
+
+    #[test]
+    fn asymmetric_material_must_match_the_spec() {
+        for spec in [
+            KeySpec::EccNistP256,
+            KeySpec::EccNistP384,
+            KeySpec::EccNistP521,
+            KeySpec::EccSecgP256k1,
+            KeySpec::EccNistEdwards25519,
+            KeySpec::Rsa2048,
+        ] {
+            let m = generate(spec).unwrap();
+            assert_eq!(
+                canonical_import(spec, &m).as_deref(),
+                Some(&m[..]),
+                "{spec}"
+            );
+            let opened = Material::open(spec, &m).unwrap();
+            assert!(opened.public_key_der().is_some());
+            for other in [KeySpec::EccNistP256, KeySpec::EccNistP384, KeySpec::Rsa3072] {
+                if other != spec {
+                    assert!(canonical_import(other, &m).is_none(), "{spec} as {other}");
+                }
+            }
+            assert!(canonical_import(spec, &m[..m.len() - 1]).is_none());
+        }
+        assert!(canonical_import(KeySpec::Rsa2048, &[b'A'; 32]).is_none());
+        assert!(canonical_import(KeySpec::Sm2, &[b'A'; 32]).is_none());
+    }
+
+    #[test]
+    fn material_ids_are_deterministic_per_key() {
+        let a = MaterialId::compute("k1", &[b'A'; 32]);
+        assert_eq!(a, MaterialId::compute("k1", &[b'A'; 32]));
+        assert_ne!(a, MaterialId::compute("k2", &[b'A'; 32]));
+        assert_ne!(a, MaterialId::compute("k1", &[b'B'; 32]));
+        let hex = a.to_hex();
+        assert_eq!(hex.len(), 64);
+        assert_eq!(MaterialId::from_hex(&hex), Some(a));
+        assert_eq!(MaterialId::from_hex(&hex.to_uppercase()), None);
+        assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{hex}\""));
+    }
+}
