@@ -74,7 +74,8 @@ impl App {
             }
         }
         pool.start_refill();
-        let kms = Kms::new(store, pool, Clock::system(), sealer);
+        let kms = Kms::new(store, pool, Clock::system(), sealer)
+            .with_rotation_delay(config.rotation_delay);
         let scope = Scope::new(config.account.clone(), config.region.clone());
         Ok(App {
             endpoint: Endpoint::new(kms, scope, config.debug_api),

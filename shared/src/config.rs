@@ -41,6 +41,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
     pub debug_api: bool,
+    /// How long an accepted RotateKeyOnDemand takes to complete.
+    pub rotation_delay: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -57,6 +59,7 @@ impl fmt::Debug for Config {
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
             .field("debug_api", &self.debug_api)
+            .field("rotation_delay", &self.rotation_delay)
             .finish()
     }
 }
@@ -221,6 +224,10 @@ impl Config {
             log_filter,
             log_format,
             debug_api: flag("KMS_MOCK_DEBUG_API")?,
+            rotation_delay: std::time::Duration::from_secs(count(
+                "KMS_MOCK_ROTATION_DELAY_SECONDS",
+                0,
+            )? as u64),
         })
     }
 
@@ -278,6 +285,7 @@ mod tests {
             ("KMS_MOCK_STORE", "redis"),
             ("KMS_MOCK_LOG_FORMAT", "xml"),
             ("KMS_MOCK_TOKEN_SECRET", "c2hvcnQ="),
+            ("KMS_MOCK_ROTATION_DELAY_SECONDS", "soon"),
         ] {
             let e = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(e.variable, var);

@@ -31,6 +31,34 @@ impl Purpose {
     }
 }
 
+/// Bytes sealed by a [`Sealer`]: base64 in stored JSON, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed(pub Vec<u8>);
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sealed({} bytes)", self.0.len())
+    }
+}
+
+impl serde::Serialize for Sealed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sealed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Sealed)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// The sealing key, derived from the 32-byte secret.
 pub struct Sealer {
     key: RandomizedNonceKey,
@@ -55,10 +83,16 @@ impl Sealer {
     }
 
     pub fn seal(&self, purpose: Purpose, plaintext: &[u8]) -> Vec<u8> {
+        self.seal_bound(purpose, b"", plaintext)
+    }
+
+    /// Seals bound to `context` as well as the purpose: the blob opens only with the same
+    /// context (key material is bound to its key and version, so it cannot be moved).
+    pub fn seal_bound(&self, purpose: Purpose, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let mut buf = plaintext.to_vec();
         let nonce = self
             .key
-            .seal_in_place_append_tag(Aad::from(purpose.aad()), &mut buf)
+            .seal_in_place_append_tag(Aad::from(aad(purpose, context)), &mut buf)
             .expect("AES-GCM seal");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(VERSION);
@@ -69,6 +103,11 @@ impl Sealer {
 
     /// `None` when the blob was altered, sealed under another secret or for another purpose.
     pub fn open(&self, purpose: Purpose, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.open_bound(purpose, b"", sealed)
+    }
+
+    /// Opens what [`seal_bound`](Self::seal_bound) sealed with the same context.
+    pub fn open_bound(&self, purpose: Purpose, context: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
         let (&version, rest) = sealed.split_first()?;
         if version != VERSION || rest.len() < NONCE_LEN + AES_256_GCM.tag_len() {
             return None;
@@ -78,12 +117,21 @@ impl Sealer {
         let mut buf = ct.to_vec();
         let len = self
             .key
-            .open_in_place(nonce, Aad::from(purpose.aad()), &mut buf)
+            .open_in_place(nonce, Aad::from(aad(purpose, context)), &mut buf)
             .ok()?
             .len();
         buf.truncate(len);
         Some(buf)
     }
+}
+
+fn aad(purpose: Purpose, context: &[u8]) -> Vec<u8> {
+    let mut aad = purpose.aad().to_vec();
+    if !context.is_empty() {
+        aad.push(0);
+        aad.extend_from_slice(context);
+    }
+    aad
 }
 
 pub fn random_secret() -> [u8; SECRET_LEN] {
@@ -154,6 +202,17 @@ mod tests {
         assert!(Sealer::random().open(Purpose::ImportToken, &blob).is_none());
         assert!(s.open(Purpose::ImportToken, &blob[..10]).is_none());
         assert!(s.open(Purpose::ImportToken, &[]).is_none());
+        let bound = s.seal_bound(Purpose::KeyMaterial, b"key-a", b"secret");
+        assert_eq!(
+            s.open_bound(Purpose::KeyMaterial, b"key-a", &bound)
+                .unwrap(),
+            b"secret"
+        );
+        assert!(
+            s.open_bound(Purpose::KeyMaterial, b"key-b", &bound)
+                .is_none()
+        );
+        assert!(s.open(Purpose::KeyMaterial, &bound).is_none());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum SignError {
     DigestLength,
     /// The algorithm does not take a digest (ED25519_SHA_512 signs raw messages only).
     DigestNotAllowed,
+    /// The algorithm takes only a digest (ED25519_PH_SHA_512, as KMS documents it).
+    RawNotAllowed,
     /// The algorithm does not go with the key.
     Algorithm,
 }
@@ -84,6 +86,18 @@ fn digest_of(alg: SigningAlgorithm, input: Input<'_>) -> Result<Digest, SignErro
     }
 }
 
+/// What Ed25519ph signs for `ED25519_PH_SHA_512`. KMS takes a 64-byte SHA-512 digest of the
+/// message and still applies the Ed25519ph prehash to it ("the input is hashed twice", the
+/// Sign API reference), so the signature is Ed25519ph over the digest as the message: a
+/// standard Ed25519ph verifier checks it against the digest.
+fn ph_digest(input: Input<'_>) -> Result<Digest, SignError> {
+    match input {
+        Input::Raw(_) => Err(SignError::RawNotAllowed),
+        Input::Digest(d) if d.len() == SHA512.output_len() => Ok(digest::digest(&SHA512, d)),
+        Input::Digest(_) => Err(SignError::DigestLength),
+    }
+}
+
 /// Signs with a key of `spec` whose material is `material`; the algorithm must be one
 /// DescribeKey lists for the key (the caller checks that first).
 pub fn sign(
@@ -110,9 +124,8 @@ pub fn sign(
         Material::Ed25519(key) => match (alg, input) {
             (SigningAlgorithm::Ed25519Sha512, Input::Raw(m)) => Ok(key.sign(m).as_ref().to_vec()),
             (SigningAlgorithm::Ed25519Sha512, Input::Digest(_)) => Err(SignError::DigestNotAllowed),
-            (SigningAlgorithm::Ed25519PhSha512, _) => {
-                let d = digest_of(alg, input)?;
-                super::ed25519ph::sign(key, d.as_ref()).ok_or(SignError::Algorithm)
+            (SigningAlgorithm::Ed25519PhSha512, input) => {
+                super::ed25519ph::sign(key, ph_digest(input)?.as_ref()).ok_or(SignError::Algorithm)
             }
             _ => Err(SignError::Algorithm),
         },
@@ -147,10 +160,11 @@ pub fn verify(
                 Ok(public.verify(m, sig).is_ok())
             }
             (SigningAlgorithm::Ed25519Sha512, Input::Digest(_)) => Err(SignError::DigestNotAllowed),
-            (SigningAlgorithm::Ed25519PhSha512, _) => {
-                let d = digest_of(alg, input)?;
-                Ok(super::ed25519ph::verify(key, d.as_ref(), sig))
-            }
+            (SigningAlgorithm::Ed25519PhSha512, input) => Ok(super::ed25519ph::verify(
+                key,
+                ph_digest(input)?.as_ref(),
+                sig,
+            )),
             _ => Err(SignError::Algorithm),
         },
         Material::Symmetric(_) | Material::Hmac(_) => Err(SignError::Algorithm),
@@ -177,6 +191,34 @@ mod tests {
             let m = Material::open(spec, &generate(spec).unwrap()).unwrap();
             for alg in Algorithms::for_key(spec, KeyUsage::SignVerify).signing {
                 let msg = b"imported asymmetric signing";
+                let d = digest::digest(hash(alg), msg);
+                match alg {
+                    S::Ed25519Sha512 => {
+                        let sig = sign(spec, &m, alg, Input::Raw(msg)).unwrap();
+                        assert_eq!(verify(spec, &m, alg, Input::Raw(msg), &sig), Ok(true));
+                        assert_eq!(verify(spec, &m, alg, Input::Raw(b"x"), &sig), Ok(false));
+                        assert_eq!(
+                            sign(spec, &m, alg, Input::Digest(&[0; 64])),
+                            Err(SignError::DigestNotAllowed)
+                        );
+                        continue;
+                    }
+                    S::Ed25519PhSha512 => {
+                        assert_eq!(
+                            sign(spec, &m, alg, Input::Raw(msg)),
+                            Err(SignError::RawNotAllowed)
+                        );
+                        let sig = sign(spec, &m, alg, Input::Digest(d.as_ref())).unwrap();
+                        let input = Input::Digest(d.as_ref());
+                        assert_eq!(verify(spec, &m, alg, input, &sig), Ok(true));
+                        assert_eq!(
+                            sign(spec, &m, alg, Input::Digest(&[0; 32])),
+                            Err(SignError::DigestLength)
+                        );
+                        continue;
+                    }
+                    _ => {}
+                }
                 let sig = sign(spec, &m, alg, Input::Raw(msg)).unwrap();
                 assert_eq!(
                     verify(spec, &m, alg, Input::Raw(msg), &sig),
@@ -184,14 +226,6 @@ mod tests {
                     "{spec} {alg}"
                 );
                 assert_eq!(verify(spec, &m, alg, Input::Raw(b"other"), &sig), Ok(false));
-                if alg == S::Ed25519Sha512 {
-                    assert_eq!(
-                        sign(spec, &m, alg, Input::Digest(&[0; 64])),
-                        Err(SignError::DigestNotAllowed)
-                    );
-                    continue;
-                }
-                let d = digest::digest(hash(alg), msg);
                 let sig2 = sign(spec, &m, alg, Input::Digest(d.as_ref())).unwrap();
                 assert_eq!(
                     verify(spec, &m, alg, Input::Raw(msg), &sig2),

@@ -7,11 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::arn::Scope;
+use super::material::{MaterialVersion, OnDemandRotation};
 use super::spec::{
-    Algorithms, EncryptionAlgorithm, ExpirationModel, KeyAgreementAlgorithm, KeyManager, KeySpec,
-    KeyState, KeyUsage, MacAlgorithm, Origin, SigningAlgorithm,
+    Algorithms, EncryptionAlgorithm, ExpirationModel, KeyAgreementAlgorithm, KeyFamily, KeyManager,
+    KeySpec, KeyState, KeyUsage, MacAlgorithm, Origin, SigningAlgorithm,
 };
 use crate::clock::Timestamp;
+use crate::error::{ErrorCode, KmsError};
 
 /// A tag, as on the wire (`{"TagKey": ..., "TagValue": ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +46,33 @@ pub struct KeyRecord {
     pub deletion: Option<Deletion>,
     pub policy: String,
     pub tags: Vec<Tag>,
+    /// Key material versions, oldest first (see `domain::material`).
+    #[serde(default)]
+    pub materials: Vec<MaterialVersion>,
+    #[serde(default)]
+    pub on_demand_rotation: Option<OnDemandRotation>,
+    /// Automatic rotation period in days while automatic rotation is on (AWS_KMS keys).
+    #[serde(default)]
+    pub rotation_period_days: Option<u32>,
+}
+
+/// "<ARN> is pending deletion." and friends: why a key's state refuses an operation, in AWS's
+/// words (the key-state table's footnotes).
+pub fn state_error(arn: &str, state: KeyState) -> KmsError {
+    match state {
+        KeyState::PendingDeletion => KmsError::invalid_state(format!("{arn} is pending deletion.")),
+        KeyState::PendingImport => KmsError::invalid_state(format!("{arn} is pending import.")),
+        KeyState::Disabled => KmsError::new(ErrorCode::Disabled, format!("{arn} is disabled.")),
+        other => KmsError::invalid_state(format!("{arn} is {other}.")),
+    }
+}
+
+/// "<ARN> origin is AWS_KMS which is not valid for this operation.": the import operations on
+/// a key whose material KMS made, and rotation settings on an imported key.
+pub fn origin_error(arn: &str, origin: Origin) -> KmsError {
+    KmsError::unsupported(format!(
+        "{arn} origin is {origin} which is not valid for this operation."
+    ))
 }
 
 impl KeyRecord {
@@ -54,11 +83,6 @@ impl KeyRecord {
     /// Whether the deletion date has passed: the key no longer exists for any caller.
     pub fn is_deleted(&self, now: Timestamp) -> bool {
         self.deletion.is_some_and(|d| now >= d.date)
-    }
-
-    /// Whether the key has key material it can use now.
-    pub fn has_usable_material(&self, _now: Timestamp) -> bool {
-        self.origin != Origin::External
     }
 
     pub fn state(&self, now: Timestamp) -> KeyState {
@@ -77,17 +101,24 @@ impl KeyRecord {
     pub fn metadata(&self, now: Timestamp) -> KeyMetadata {
         let state = self.state(now);
         let algorithms = Algorithms::for_key(self.key_spec, self.key_usage);
+        let current = self.current_material();
+        // Imported keys show their expiry while the material is usable (not in PendingImport).
+        let expiry = current
+            .filter(|_| self.origin == Origin::External && self.has_usable_material(now))
+            .map(|v| v.expiry);
         KeyMetadata {
             aws_account_id: self.scope.account.clone(),
             arn: self.arn(),
             creation_date: self.creation_date,
-            current_key_material_id: None,
+            current_key_material_id: current
+                .filter(|_| self.key_spec.family() == KeyFamily::Symmetric)
+                .map(|v| v.id.to_hex()),
             customer_master_key_spec: self.key_spec.customer_master_key_spec(),
             deletion_date: self.deletion.map(|d| d.date),
             description: self.description.clone(),
             enabled: state == KeyState::Enabled,
             encryption_algorithms: algorithms.encryption,
-            expiration_model: None,
+            expiration_model: expiry.map(|e| e.model()),
             key_agreement_algorithms: algorithms.key_agreement,
             key_id: self.key_id.clone(),
             key_manager: KeyManager::Customer,
@@ -106,7 +137,7 @@ impl KeyRecord {
             }),
             origin: self.origin,
             signing_algorithms: algorithms.signing,
-            valid_to: None,
+            valid_to: expiry.and_then(|e| e.valid_to()),
         }
     }
 }
@@ -201,6 +232,9 @@ pub(crate) mod tests {
             deletion: None,
             policy: "{}".into(),
             tags: vec![],
+            materials: vec![],
+            on_demand_rotation: None,
+            rotation_period_days: None,
         }
     }
 

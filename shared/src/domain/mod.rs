@@ -2,6 +2,7 @@
 
 pub mod arn;
 pub mod key;
+pub mod material;
 pub mod spec;
 mod wire_enum;
 pub mod wrapping;

@@ -143,6 +143,65 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// `ImportType` of ImportKeyMaterial (symmetric keys only).
+    pub enum ImportType {
+        NewKeyMaterial = "NEW_KEY_MATERIAL",
+        ExistingKeyMaterial = "EXISTING_KEY_MATERIAL",
+    }
+}
+
+wire_enum! {
+    /// `ImportState` of a key material version: whether its material is in KMS now.
+    pub enum ImportState {
+        Imported = "IMPORTED",
+        PendingImport = "PENDING_IMPORT",
+    }
+}
+
+wire_enum! {
+    /// `KeyMaterialState`: a version's place in the key's rotation history.
+    pub enum KeyMaterialState {
+        NonCurrent = "NON_CURRENT",
+        Current = "CURRENT",
+        PendingRotation = "PENDING_ROTATION",
+        PendingMultiRegionImportAndRotation = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION",
+    }
+}
+
+wire_enum! {
+    /// `IncludeKeyMaterial` of ListKeyRotations.
+    pub enum IncludeKeyMaterial {
+        AllKeyMaterial = "ALL_KEY_MATERIAL",
+        RotationsOnly = "ROTATIONS_ONLY",
+    }
+}
+
+wire_enum! {
+    /// `RotationType`: how a version became current.
+    pub enum RotationType {
+        Automatic = "AUTOMATIC",
+        OnDemand = "ON_DEMAND",
+    }
+}
+
+wire_enum! {
+    /// `MessageType` of Sign and Verify.
+    pub enum MessageType {
+        Raw = "RAW",
+        Digest = "DIGEST",
+        ExternalMu = "EXTERNAL_MU",
+    }
+}
+
+wire_enum! {
+    /// `DataKeySpec` of GenerateDataKey.
+    pub enum DataKeySpec {
+        Aes256 = "AES_256",
+        Aes128 = "AES_128",
+    }
+}
+
 /// The broad kind of material a key spec stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFamily {

@@ -5,11 +5,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as MARKER;
 use serde::{Deserialize, Serialize};
 
-use super::keys::state_error;
 use super::resolve::Aliases;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
 use crate::domain::key::AliasRecord;
+use crate::domain::key::state_error;
 use crate::domain::spec::KeyState;
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::store::Write;

@@ -1,87 +1,197 @@
-//! GetParametersForImport: a fresh RSA wrapping public key from the pool, an import token
-//! carrying its private half, and `ParametersValidTo` 24 hours ahead.
+//! ImportKeyMaterial and DeleteImportedKeyMaterial.
+//!
+//! ImportKeyMaterial checks, in this order: the key (exists, EXTERNAL, not pending deletion),
+//! the parameters that only symmetric keys take, the expiration parameters, the token (sealed
+//! by us, for this key, not expired), then unwraps the material with the token's private key
+//! and checks it against the key spec, and only then which version it is (AWS computed the id
+//! of refused material in its messages, so it unwraps first too).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::keys::state_error;
 use super::resolve::Aliases;
 use super::{Kms, RequestContext};
 use crate::clock::Timestamp;
-use crate::domain::spec::{KeyState, Origin, WrappingAlgorithm, WrappingKeySpec};
-use crate::domain::wrapping;
-use crate::error::{KmsError, KmsResult};
+use crate::crypto::material::{MaterialId, canonical_import};
+use crate::crypto::unwrap::Unwrapper;
+use crate::domain::key::{KeyRecord, origin_error, state_error};
+use crate::domain::material::{Expiry, Import};
+use crate::domain::spec::{ExpirationModel, ImportType, KeyFamily, KeyState, Origin};
+use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::protocol::blob::Blob;
 use crate::token::ImportToken;
 
-/// How long import parameters stay valid, as in AWS.
-pub const PARAMETERS_VALIDITY: Duration = Duration::from_secs(24 * 3600);
+/// How far ahead `ValidTo` may be.
+const MAX_VALIDITY: Duration = Duration::from_secs(365 * 86_400);
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct GetParametersForImportRequest {
+pub struct ImportKeyMaterialRequest {
     pub key_id: String,
-    pub wrapping_algorithm: WrappingAlgorithm,
-    pub wrapping_key_spec: WrappingKeySpec,
+    pub import_token: Blob,
+    pub encrypted_key_material: Blob,
+    pub valid_to: Option<Timestamp>,
+    pub expiration_model: Option<ExpirationModel>,
+    pub import_type: Option<ImportType>,
+    pub key_material_description: Option<String>,
+    pub key_material_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct GetParametersForImportResponse {
-    pub import_token: Blob,
+pub struct KeyMaterialResponse {
     pub key_id: String,
-    pub parameters_valid_to: Timestamp,
-    pub public_key: Blob,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteImportedKeyMaterialRequest {
+    pub key_id: String,
+    pub key_material_id: Option<String>,
+}
+
+/// The expiry a request asks for. An omitted ExpirationModel means KEY_MATERIAL_EXPIRES.
+fn expiry(
+    model: Option<ExpirationModel>,
+    valid_to: Option<Timestamp>,
+    now: Timestamp,
+) -> KmsResult<Expiry> {
+    match (
+        model.unwrap_or(ExpirationModel::KeyMaterialExpires),
+        valid_to,
+    ) {
+        (ExpirationModel::KeyMaterialDoesNotExpire, None) => Ok(Expiry::Never),
+        (ExpirationModel::KeyMaterialDoesNotExpire, Some(_)) => Err(KmsError::validation(
+            "A validTo date cannot be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )),
+        (ExpirationModel::KeyMaterialExpires, None) => Err(KmsError::validation(
+            "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES",
+        )),
+        (ExpirationModel::KeyMaterialExpires, Some(t)) if t <= now => {
+            Err(KmsError::validation("ValidTo must be in the future"))
+        }
+        (ExpirationModel::KeyMaterialExpires, Some(t)) if t > now.plus(MAX_VALIDITY) => Err(
+            KmsError::validation("ValidTo must be less than 365 days in the future"),
+        ),
+        // KMS keeps ValidTo in whole seconds, truncated.
+        (ExpirationModel::KeyMaterialExpires, Some(t)) => Ok(Expiry::Until(t.truncate_to_secs())),
+    }
+}
+
+/// Parameters only symmetric keys take: "Input parameter importType cannot be used with
+/// HMAC_224 imported keys."
+fn symmetric_only(key: &KeyRecord, present: &[(&str, bool)]) -> KmsResult<()> {
+    if key.key_spec.family() == KeyFamily::Symmetric {
+        return Ok(());
+    }
+    match present.iter().find(|(_, p)| *p) {
+        Some((name, _)) => Err(KmsError::validation(format!(
+            "Input parameter {name} cannot be used with {} imported keys.",
+            key.key_spec
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The key an import operation names: it must be EXTERNAL.
+async fn external_key(
+    kms: &Kms,
+    ctx: &RequestContext,
+    key_id: &str,
+) -> KmsResult<crate::store::Versioned<KeyRecord>> {
+    let key = kms.resolve(ctx, key_id, Aliases::Refused).await?;
+    if key.record.origin != Origin::External {
+        return Err(origin_error(&key.record.arn(), key.record.origin));
+    }
+    Ok(key)
 }
 
 impl Kms {
-    pub async fn get_parameters_for_import(
+    pub async fn import_key_material(
         &self,
         ctx: &RequestContext,
-        r: GetParametersForImportRequest,
-    ) -> KmsResult<GetParametersForImportResponse> {
-        let key = self.resolve(ctx, &r.key_id, Aliases::Refused).await?.record;
+        r: ImportKeyMaterialRequest,
+    ) -> KmsResult<KeyMaterialResponse> {
+        let versioned = external_key(self, ctx, &r.key_id).await?;
+        let key = &versioned.record;
         let arn = key.arn();
-        if key.origin != Origin::External {
-            return Err(KmsError::unsupported(format!(
-                "{arn} origin is {} which is not valid for this operation.",
-                key.origin
-            )));
-        }
         let now = self.clock.now();
-        match key.state(now) {
-            KeyState::PendingImport | KeyState::Enabled | KeyState::Disabled => {}
-            other => return Err(state_error(&arn, other)),
+        if key.state(now) == KeyState::PendingDeletion {
+            return Err(state_error(&arn, KeyState::PendingDeletion));
         }
-        wrapping::check(
-            key.key_spec,
-            r.wrapping_algorithm,
-            r.wrapping_key_spec,
-            key.scope.is_china(),
+        symmetric_only(
+            key,
+            &[
+                ("importType", r.import_type.is_some()),
+                ("keyMaterialId", r.key_material_id.is_some()),
+                (
+                    "keyMaterialDescription",
+                    r.key_material_description.is_some(),
+                ),
+            ],
         )?;
-        if r.wrapping_key_spec == WrappingKeySpec::Sm2 {
-            // AWS offers SM2 wrapping keys in the China regions; aws-lc has no SM2.
-            return Err(KmsError::unsupported(
-                "kms-import-mock cannot create SM2 wrapping keys; use an RSA wrapping key spec.",
+        if r.import_type == Some(ImportType::NewKeyMaterial) && r.key_material_id.is_some() {
+            return Err(KmsError::validation(
+                "Input parameter keyMaterialId cannot be used with NEW_KEY_MATERIAL importType.",
             ));
         }
-        let (pair, _source) = self.pool.take(r.wrapping_key_spec).await;
-        let valid_to = now.plus(PARAMETERS_VALIDITY);
-        let token = ImportToken::new(
-            arn.clone(),
-            key.scope.account.clone(),
-            key.scope.region.clone(),
-            r.wrapping_algorithm,
-            r.wrapping_key_spec,
-            valid_to,
-            pair.private_key_pkcs8(),
+        let expiry = expiry(r.expiration_model, r.valid_to, now)?;
+        let token = ImportToken::open(&self.sealer, &r.import_token.0, &arn, now)?;
+
+        // One RSA private-key operation (milliseconds for RSA_4096): off the async workers.
+        let (algorithm, wrapping_key, spec) = (
+            token.wrapping_algorithm,
+            token.wrapping_key_pkcs8(),
+            key.key_spec,
         );
-        Ok(GetParametersForImportResponse {
-            import_token: Blob(token.seal(&self.sealer)),
+        let encrypted = r.encrypted_key_material.0;
+        let canonical = tokio::task::spawn_blocking(move || {
+            let raw = Unwrapper::new(algorithm, &wrapping_key)?.unwrap(&encrypted)?;
+            canonical_import(spec, &raw)
+        })
+        .await
+        .map_err(KmsError::internal)?
+        .ok_or_else(|| KmsError::bare(ErrorCode::InvalidCiphertext))?;
+
+        let id = MaterialId::compute(&key.key_id, &canonical);
+        let import = Import {
+            id,
+            sealed: self.seal_material(key, id, &canonical),
+            expiry,
+            import_type: r.import_type,
+            expected_id: r.key_material_id.as_deref().and_then(MaterialId::from_hex),
+            description: r.key_material_description,
+        };
+        self.change_key(&versioned, |k| k.import_material(import.clone(), now))
+            .await?;
+        Ok(KeyMaterialResponse {
             key_id: arn,
-            parameters_valid_to: valid_to,
-            public_key: Blob(pair.public_key_der().to_vec()),
+            key_material_id: (spec.family() == KeyFamily::Symmetric).then(|| id.to_hex()),
+        })
+    }
+
+    pub async fn delete_imported_key_material(
+        &self,
+        ctx: &RequestContext,
+        r: DeleteImportedKeyMaterialRequest,
+    ) -> KmsResult<KeyMaterialResponse> {
+        let versioned = external_key(self, ctx, &r.key_id).await?;
+        let key = &versioned.record;
+        // Not captured for HMAC or asymmetric keys; worded as ImportKeyMaterial's refusal.
+        symmetric_only(key, &[("keyMaterialId", r.key_material_id.is_some())])?;
+        let requested = r.key_material_id.as_deref().and_then(MaterialId::from_hex);
+        let now = self.clock.now();
+        let (k, deleted) = self
+            .change_key(&versioned, |k| k.delete_material(requested, now))
+            .await?;
+        Ok(KeyMaterialResponse {
+            key_id: k.arn(),
+            key_material_id: deleted
+                .filter(|_| k.key_spec.family() == KeyFamily::Symmetric)
+                .map(|id| id.to_hex()),
         })
     }
 }
@@ -90,232 +200,251 @@ impl Kms {
 mod tests {
     use super::super::testkit::*;
     use super::*;
-    use crate::error::ErrorCode;
+    use crate::crypto::unwrap::tests::wrap;
+    use crate::domain::spec::WrappingAlgorithm;
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD as B64;
     use serde_json::{Value, json};
 
-    async fn external_key(kms: &Kms, body: Value) -> (String, String) {
-        let out = call(kms, &ctx(), "CreateKey", body).await.unwrap();
-        let md = &out["KeyMetadata"];
+    /// Creates an EXTERNAL key and returns (key id, ARN, token, wrapping public key).
+    async fn key_with_params(
+        kms: &Kms,
+        create: Value,
+        alg: &str,
+        spec: &str,
+    ) -> (String, String, String, Vec<u8>) {
+        let out = call(kms, &ctx(), "CreateKey", create).await.unwrap();
+        let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        let arn = out["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+        let p = call(
+            kms,
+            &ctx(),
+            "GetParametersForImport",
+            json!({"KeyId": id, "WrappingAlgorithm": alg, "WrappingKeySpec": spec}),
+        )
+        .await
+        .unwrap();
+        let public = B64.decode(p["PublicKey"].as_str().unwrap()).unwrap();
         (
-            md["KeyId"].as_str().unwrap().into(),
-            md["Arn"].as_str().unwrap().into(),
+            id,
+            arn,
+            p["ImportToken"].as_str().unwrap().to_string(),
+            public,
         )
     }
 
-    fn gpfi(id: &str, alg: &str, spec: &str) -> Value {
-        json!({"KeyId": id, "WrappingAlgorithm": alg, "WrappingKeySpec": spec})
+    fn ikm(id: &str, token: &str, material: &[u8], public: &[u8], alg: WrappingAlgorithm) -> Value {
+        json!({
+            "KeyId": id,
+            "ImportToken": token,
+            "EncryptedKeyMaterial": B64.encode(wrap(alg, public, material)),
+            "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        })
     }
 
     #[tokio::test]
-    async fn returns_fresh_parameters_for_every_spec() {
+    async fn symmetric_import_and_errors() {
         let kms = kms();
-        let (id, arn) = external_key(&kms, json!({"Origin": "EXTERNAL"})).await;
-        let mut seen = std::collections::HashSet::new();
-        for (spec, bits, der_len, prefix) in [
-            (
-                "RSA_2048",
-                2048,
-                294,
-                "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
-            ),
-            (
-                "RSA_3072",
-                3072,
-                422,
-                "MIIBojANBgkqhkiG9w0BAQEFAAOCAY8AMIIBigKCAYEA",
-            ),
-            (
-                "RSA_4096",
-                4096,
-                550,
-                "MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEA",
-            ),
-        ] {
-            let out = call(
-                &kms,
-                &ctx(),
-                "GetParametersForImport",
-                gpfi(&id, "RSAES_OAEP_SHA_256", spec),
-            )
+        let (id, arn, token, public) = key_with_params(
+            &kms,
+            json!({"Origin": "EXTERNAL"}),
+            "RSAES_OAEP_SHA_256",
+            "RSA_2048",
+        )
+        .await;
+        let alg = WrappingAlgorithm::RsaesOaepSha256;
+
+        let mut body = ikm(&id, &token, &[b'A'; 32], &public, alg);
+        body.as_object_mut().unwrap().remove("ExpirationModel");
+        let e = call(&kms, &ctx(), "ImportKeyMaterial", body.clone())
             .await
-            .unwrap();
-            assert_eq!(out["KeyId"], arn.as_str());
-            assert_eq!(out["ParametersValidTo"], 1_800_086_400.0);
-            let pk = out["PublicKey"].as_str().unwrap();
-            assert!(pk.starts_with(prefix), "{spec}: {pk}");
-            let der = B64.decode(pk).unwrap();
-            assert_eq!(der.len(), der_len);
-            let key = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&der).unwrap();
-            assert_eq!(key.key_size_bits(), bits);
-            assert!(seen.insert(der));
-            let token = B64.decode(out["ImportToken"].as_str().unwrap()).unwrap();
-            assert!(token.len() <= 6144, "token fits CiphertextType");
-            let t = ImportToken::open(&kms.sealer, &token, &arn, NOW).unwrap();
-            assert_eq!(t.wrapping_key_spec.as_str(), spec);
-            assert_eq!(t.wrapping_algorithm, WrappingAlgorithm::RsaesOaepSha256);
-        }
-        let stats = kms.pool.stats();
-        assert_eq!(stats.specs.iter().map(|s| s.misses).sum::<u64>(), 3);
-    }
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            Some("A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
+        );
+        body["ValidTo"] = json!(NOW.epoch_seconds_f64() - 60.0);
+        let e = call(&kms, &ctx(), "ImportKeyMaterial", body.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(e.message(), Some("ValidTo must be in the future"));
+        body["ValidTo"] = json!(NOW.epoch_seconds_f64() + 367.0 * 86400.0);
+        let e = call(&kms, &ctx(), "ImportKeyMaterial", body.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            Some("ValidTo must be less than 365 days in the future")
+        );
 
-    #[tokio::test]
-    async fn refusals() {
-        let kms = kms();
-        let (id, arn) = external_key(&kms, json!({"Origin": "EXTERNAL"})).await;
         let e = call(
             &kms,
             &ctx(),
-            "GetParametersForImport",
-            gpfi(&id, "RSA_AES_KEY_WRAP_SHA_256", "RSA_2048"),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'A'; 16], &public, alg),
         )
         .await
         .unwrap_err();
+        assert_eq!(e, KmsError::bare(ErrorCode::InvalidCiphertext));
+
+        let out = call(
+            &kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'A'; 32], &public, alg),
+        )
+        .await
+        .unwrap();
+        let material_id = MaterialId::compute(&id, &[b'A'; 32]).to_hex();
+        assert_eq!(out, json!({"KeyId": arn, "KeyMaterialId": material_id}));
+        let md = call(&kms, &ctx(), "DescribeKey", json!({"KeyId": id}))
+            .await
+            .unwrap()["KeyMetadata"]
+            .clone();
+        assert_eq!(md["KeyState"], "Enabled");
+        assert_eq!(md["Enabled"], true);
+        assert_eq!(md["ExpirationModel"], "KEY_MATERIAL_DOES_NOT_EXPIRE");
+        assert_eq!(md["CurrentKeyMaterialId"], material_id.as_str());
+        assert!(md.get("ValidTo").is_none());
+
+        // Tokens stay valid, for this key only, until they expire.
+        call(
+            &kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'A'; 32], &public, alg),
+        )
+        .await
+        .unwrap();
+        let (other_id, ..) = key_with_params(
+            &kms,
+            json!({"Origin": "EXTERNAL"}),
+            "RSAES_OAEP_SHA_256",
+            "RSA_2048",
+        )
+        .await;
+        let e = call(
+            &kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            ikm(&other_id, &token, &[b'A'; 32], &public, alg),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e, KmsError::bare(ErrorCode::InvalidImportToken));
+        let mut bad_token = B64.decode(&token).unwrap();
+        bad_token[20] ^= 4;
+        let e = call(
+            &kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            ikm(&id, &B64.encode(bad_token), &[b'A'; 32], &public, alg),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e, KmsError::bare(ErrorCode::InvalidImportToken));
+        kms.clock.advance(Duration::from_secs(86_400));
+        let e = call(
+            &kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'A'; 32], &public, alg),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e, KmsError::bare(ErrorCode::ExpiredImportToken));
+    }
+
+    #[tokio::test]
+    async fn delete_then_reimport_and_hmac_parameters() {
+        let kms = kms();
+        let (id, arn, token, public) = key_with_params(
+            &kms,
+            json!({"Origin": "EXTERNAL", "KeySpec": "HMAC_224", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+            "RSAES_OAEP_SHA_1",
+            "RSA_3072",
+        )
+        .await;
+        let alg = WrappingAlgorithm::RsaesOaepSha1;
+        for (param, value) in [
+            ("ImportType", json!("EXISTING_KEY_MATERIAL")),
+            ("KeyMaterialId", json!("0".repeat(64))),
+            ("KeyMaterialDescription", json!("d")),
+        ] {
+            let mut body = ikm(&id, &token, &[b'A'; 28], &public, alg);
+            body[param] = value;
+            let e = call(&kms, &ctx(), "ImportKeyMaterial", body)
+                .await
+                .unwrap_err();
+            let name = format!("{}{}", param[..1].to_lowercase(), &param[1..]);
+            assert_eq!(
+                e.message().unwrap(),
+                format!("Input parameter {name} cannot be used with HMAC_224 imported keys.")
+            );
+        }
+        let out = call(
+            &kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'A'; 28], &public, alg),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, json!({"KeyId": arn}));
+        let out = call(
+            &kms,
+            &ctx(),
+            "DeleteImportedKeyMaterial",
+            json!({"KeyId": id}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, json!({"KeyId": arn}));
+        let md = call(&kms, &ctx(), "DescribeKey", json!({"KeyId": id}))
+            .await
+            .unwrap()["KeyMetadata"]
+            .clone();
         assert_eq!(
-            e.message(),
-            Some(
-                "Wrapping algorithm RSA_AES_KEY_WRAP_SHA_256 and wrapping key spec RSA_2048 cannot be used to import a SYMMETRIC_DEFAULT key."
-            )
+            (md["KeyState"].as_str(), md["Enabled"].as_bool()),
+            (Some("PendingImport"), Some(false))
+        );
+        assert!(md.get("ExpirationModel").is_none());
+        assert!(
+            md.get("CurrentKeyMaterialId").is_none(),
+            "HMAC keys show no material id"
         );
         let e = call(
             &kms,
             &ctx(),
-            "GetParametersForImport",
-            gpfi(&id, "RSAES_PKCS1_V1_5", "RSA_2048"),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'B'; 28], &public, alg),
         )
         .await
         .unwrap_err();
-        assert_eq!(e.code, ErrorCode::Validation);
-        let e = call(
+        assert_eq!(e.code, ErrorCode::IncorrectKeyMaterial);
+        call(
             &kms,
             &ctx(),
-            "GetParametersForImport",
-            gpfi(&id, "SM2PKE", "SM2"),
+            "ImportKeyMaterial",
+            ikm(&id, &token, &[b'A'; 28], &public, alg),
         )
         .await
-        .unwrap_err();
-        assert_eq!(e.code, ErrorCode::Validation);
+        .unwrap();
 
-        let (aws_id, aws_arn) = external_key(&kms, json!({})).await;
+        // Keys KMS made take no imports.
+        let aws = call(&kms, &ctx(), "CreateKey", json!({})).await.unwrap();
+        let aws_arn = aws["KeyMetadata"]["Arn"].as_str().unwrap();
         let e = call(
             &kms,
             &ctx(),
-            "GetParametersForImport",
-            gpfi(&aws_id, "RSAES_OAEP_SHA_256", "RSA_2048"),
+            "DeleteImportedKeyMaterial",
+            json!({"KeyId": aws_arn}),
         )
         .await
         .unwrap_err();
-        assert_eq!(e.code, ErrorCode::UnsupportedOperation);
         assert_eq!(
             e.message().unwrap(),
             format!("{aws_arn} origin is AWS_KMS which is not valid for this operation.")
         );
-
-        call(&kms, &ctx(), "ScheduleKeyDeletion", json!({"KeyId": id}))
-            .await
-            .unwrap();
-        let e = call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi(&id, "RSAES_OAEP_SHA_256", "RSA_2048"),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(e.code, ErrorCode::KmsInvalidState);
-        assert_eq!(e.message().unwrap(), format!("{arn} is pending deletion."));
-
-        let e = call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi("alias/x", "RSAES_OAEP_SHA_256", "RSA_2048"),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(e.code, ErrorCode::NotFound);
-        let missing = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        let e = call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi(missing, "RSAES_OAEP_SHA_256", "RSA_2048"),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            e.message().unwrap(),
-            format!("Key 'arn:aws:kms:us-east-1:111122223333:key/{missing}' does not exist")
-        );
-    }
-
-    #[tokio::test]
-    async fn asymmetric_matrix_through_the_service() {
-        let kms = kms();
-        let (p521, _) = external_key(
-            &kms,
-            json!({"Origin": "EXTERNAL", "KeySpec": "ECC_NIST_P521", "KeyUsage": "SIGN_VERIFY"}),
-        )
-        .await;
-        let e = call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi(&p521, "RSAES_OAEP_SHA_256", "RSA_2048"),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            e.message(),
-            Some(
-                "Wrapping algorithm RSAES_OAEP_SHA_256 and wrapping key spec RSA_2048 cannot be used to import a ECC_NIST_P521 key."
-            )
-        );
-        call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi(&p521, "RSA_AES_KEY_WRAP_SHA_256", "RSA_2048"),
-        )
-        .await
-        .unwrap();
-        let (rsa, _) = external_key(
-            &kms,
-            json!({"Origin": "EXTERNAL", "KeySpec": "RSA_4096", "KeyUsage": "SIGN_VERIFY"}),
-        )
-        .await;
-        let e = call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi(&rsa, "RSAES_OAEP_SHA_256", "RSA_4096"),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            e.message(),
-            Some(
-                "Wrapping algorithm RSAES_OAEP_SHA_256 and wrapping key spec RSA_4096 cannot be used to import a RSA_4096 key."
-            )
-        );
-    }
-
-    #[tokio::test]
-    async fn origin_is_checked_before_state() {
-        let kms = kms();
-        let (id, _) = external_key(&kms, json!({})).await;
-        call(&kms, &ctx(), "DisableKey", json!({"KeyId": id}))
-            .await
-            .unwrap();
-        let e = call(
-            &kms,
-            &ctx(),
-            "GetParametersForImport",
-            gpfi(&id, "RSAES_OAEP_SHA_256", "RSA_2048"),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(e.code, ErrorCode::UnsupportedOperation);
     }
 }

@@ -8,11 +8,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as MARKER;
 use serde::{Deserialize, Serialize};
 
 use super::resolve::{Aliases, is_key_id, not_found_key};
+use super::usage::generate_material;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
 use crate::domain::arn::Scope;
-use crate::domain::key::{Deletion, KeyMetadata, KeyRecord, Tag};
-use crate::domain::spec::{KeyFamily, KeySpec, KeyState, KeyUsage, Origin};
+use crate::domain::key::{Deletion, KeyMetadata, KeyRecord, Tag, state_error};
+use crate::domain::spec::{KeyFamily, KeyMaterialState, KeySpec, KeyState, KeyUsage, Origin};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::store::{Versioned, Write, update_key};
 
@@ -98,16 +99,6 @@ pub fn default_key_policy(scope: &Scope) -> String {
         scope.partition(),
         scope.account
     )
-}
-
-/// "<ARN> is pending deletion." and friends: why a key's state refuses an operation.
-pub(super) fn state_error(arn: &str, state: KeyState) -> KmsError {
-    match state {
-        KeyState::PendingDeletion => KmsError::invalid_state(format!("{arn} is pending deletion.")),
-        KeyState::PendingImport => KmsError::invalid_state(format!("{arn} is pending import.")),
-        KeyState::Disabled => KmsError::new(ErrorCode::Disabled, format!("{arn} is disabled.")),
-        other => KmsError::invalid_state(format!("{arn} is {other}.")),
-    }
 }
 
 fn new_key_id(multi_region: bool) -> String {
@@ -204,7 +195,7 @@ impl Kms {
         let (key_spec, key_usage, origin) = check_create(ctx, &r)?;
         let multi_region = r.multi_region.unwrap_or(false);
         let now = self.clock.now();
-        let key = KeyRecord {
+        let mut key = KeyRecord {
             key_id: new_key_id(multi_region),
             scope: ctx.scope.clone(),
             creation_date: now,
@@ -217,7 +208,17 @@ impl Kms {
             deletion: None,
             policy: r.policy.unwrap_or_else(|| default_key_policy(&ctx.scope)),
             tags: r.tags,
+            materials: Vec::new(),
+            on_demand_rotation: None,
+            rotation_period_days: None,
         };
+        if origin == Origin::AwsKms {
+            // KMS makes the material of its own keys; SM2 and ML-DSA keys get none here.
+            if let Some(canonical) = generate_material(key_spec).await? {
+                let v = self.new_version(&key, &canonical, KeyMaterialState::Current);
+                key.materials.push(v);
+            }
+        }
         match self.store.insert_key(&key).await? {
             Write::Done => Ok(KeyMetadataResponse {
                 key_metadata: key.metadata(now),
@@ -286,16 +287,21 @@ impl Kms {
         })
     }
 
-    /// Applies a state change to a resolved key, re-checking the rules on the latest version.
+    /// Applies a state change to a resolved key, re-checking the rules on the latest version
+    /// (with any rotation that has come due applied first).
     pub(super) async fn change_key<T>(
         &self,
         key: &Versioned<KeyRecord>,
-        change: impl FnMut(&mut KeyRecord) -> KmsResult<T> + Send,
+        mut change: impl FnMut(&mut KeyRecord) -> KmsResult<T> + Send,
     ) -> KmsResult<(KeyRecord, T)> {
         let scope = &key.record.scope;
-        update_key(self.store.as_ref(), scope, &key.record.key_id, change)
-            .await?
-            .ok_or_else(|| not_found_key(&key.record.arn()))
+        let now = self.clock.now();
+        update_key(self.store.as_ref(), scope, &key.record.key_id, |k| {
+            k.settle(now);
+            change(k)
+        })
+        .await?
+        .ok_or_else(|| not_found_key(&key.record.arn()))
     }
 
     pub(super) async fn enable_key(

@@ -2,11 +2,18 @@
 //! [`Kms::call`] reads the request, dispatches and writes the response JSON.
 
 mod aliases;
+mod encryption;
 mod import;
 mod keys;
+mod mac;
+mod parameters;
 mod resolve;
+mod rotation;
+mod signing;
+mod usage;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +22,7 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::crypto::seal::Sealer;
 use crate::domain::arn::Scope;
-use crate::error::{KmsError, KmsResult};
+use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::pool::WrappingKeyPool;
 use crate::protocol::operation::Operation;
 use crate::protocol::wire;
@@ -30,6 +37,8 @@ pub struct Kms {
     pub pool: WrappingKeyPool,
     pub clock: Clock,
     pub sealer: Arc<Sealer>,
+    /// How long an accepted on-demand rotation takes to complete.
+    pub rotation_delay: Duration,
 }
 
 /// Who is calling, and where: the caller's account and the region the request went to.
@@ -60,7 +69,13 @@ impl Kms {
             pool,
             clock,
             sealer,
+            rotation_delay: Duration::ZERO,
         }
+    }
+
+    pub fn with_rotation_delay(mut self, delay: Duration) -> Self {
+        self.rotation_delay = delay;
+        self
     }
 
     /// Runs one operation on a raw JSON body and returns the response body.
@@ -85,18 +100,50 @@ impl Kms {
             O::CancelKeyDeletion => respond(self.cancel_key_deletion(ctx, req(body)?).await),
             O::CreateAlias => respond(self.create_alias(ctx, req(body)?).await),
             O::CreateKey => respond(self.create_key(ctx, req(body)?).await),
+            O::Decrypt => respond(self.decrypt(ctx, req(body)?).await),
             O::DeleteAlias => respond(self.delete_alias(ctx, req(body)?).await),
+            O::DeleteImportedKeyMaterial => {
+                respond(self.delete_imported_key_material(ctx, req(body)?).await)
+            }
             O::DescribeKey => respond(self.describe_key(ctx, req(body)?).await),
             O::DisableKey => respond(self.disable_key(ctx, req(body)?).await),
+            O::DisableKeyRotation => respond(self.disable_key_rotation(ctx, req(body)?).await),
             O::EnableKey => respond(self.enable_key(ctx, req(body)?).await),
+            O::EnableKeyRotation => respond(self.enable_key_rotation(ctx, req(body)?).await),
+            O::Encrypt => respond(self.encrypt(ctx, req(body)?).await),
+            O::GenerateDataKey => respond(self.generate_data_key(ctx, req(body)?).await),
+            O::GenerateDataKeyWithoutPlaintext => respond(
+                self.generate_data_key_without_plaintext(ctx, req(body)?)
+                    .await,
+            ),
+            O::GenerateMac => respond(self.generate_mac(ctx, req(body)?).await),
+            O::GetKeyRotationStatus => respond(self.get_key_rotation_status(ctx, req(body)?).await),
             O::GetParametersForImport => {
                 respond(self.get_parameters_for_import(ctx, req(body)?).await)
             }
+            O::GetPublicKey => respond(self.get_public_key(ctx, req(body)?).await),
+            O::ImportKeyMaterial => respond(self.import_key_material(ctx, req(body)?).await),
             O::ListAliases => respond(self.list_aliases(ctx, req(body)?).await),
+            O::ListKeyRotations => respond(self.list_key_rotations(ctx, req(body)?).await),
             O::ListKeys => respond(self.list_keys(ctx, req(body)?).await),
+            O::RotateKeyOnDemand => respond(self.rotate_key_on_demand(ctx, req(body)?).await),
             O::ScheduleKeyDeletion => respond(self.schedule_key_deletion(ctx, req(body)?).await),
+            O::Sign => respond(self.sign(ctx, req(body)?).await),
             O::UpdateAlias => respond(self.update_alias(ctx, req(body)?).await),
+            O::Verify => respond(self.verify(ctx, req(body)?).await),
+            O::VerifyMac => respond(self.verify_mac(ctx, req(body)?).await),
         }
+    }
+}
+
+/// `DryRun: true`: the request passed every check and stops short of the work.
+fn dry_run(flag: Option<bool>) -> KmsResult<()> {
+    match flag {
+        Some(true) => Err(KmsError::new(
+            ErrorCode::DryRunOperation,
+            "The request would have succeeded, but the DryRun option is set.",
+        )),
+        _ => Ok(()),
     }
 }
 

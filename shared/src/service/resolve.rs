@@ -113,7 +113,10 @@ impl Kms {
         };
         let now = self.clock.now();
         match self.store.get_key(&scope, &key_id).await? {
-            Some(v) if !v.record.is_deleted(now) => Ok(v),
+            Some(mut v) if !v.record.is_deleted(now) => {
+                v.record.settle(now);
+                Ok(v)
+            }
             Some(v) => {
                 // The waiting period is over: the key is gone. Purge it (best effort).
                 let _ = self.store.remove_key(&scope, &key_id, v.version).await;

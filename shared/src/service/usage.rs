@@ -1,0 +1,127 @@
+//! Using a key's material: the one gate every cryptographic operation passes (key state, then
+//! key usage, in AWS's words) and the one place stored material is sealed and opened.
+
+use super::resolve::Aliases;
+use super::{Kms, RequestContext};
+use crate::crypto::material::{self, Material, MaterialId};
+use crate::crypto::seal::{Purpose, Sealed};
+use crate::domain::key::{KeyRecord, state_error};
+use crate::domain::material::{Expiry, MaterialVersion};
+use crate::domain::spec::{KeyMaterialState, KeySpec, KeyState, KeyUsage};
+use crate::error::{ErrorCode, KmsError, KmsResult};
+
+/// What the sealed material is bound to: its key and its version.
+fn binding(key: &KeyRecord, id: MaterialId) -> Vec<u8> {
+    format!("{}/{id}", key.arn()).into_bytes()
+}
+
+/// "<ARN> key usage is SIGN_VERIFY which is not valid for Encrypt."
+pub(super) fn usage_error(key: &KeyRecord, operation: &str) -> KmsError {
+    KmsError::new(
+        ErrorCode::InvalidKeyUsage,
+        format!(
+            "{} key usage is {} which is not valid for {operation}.",
+            key.arn(),
+            key.key_usage
+        ),
+    )
+}
+
+/// "Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224."
+pub(super) fn algorithm_error(algorithm: impl std::fmt::Display, spec: KeySpec) -> KmsError {
+    KmsError::new(
+        ErrorCode::InvalidKeyUsage,
+        format!("Algorithm {algorithm} is incompatible with key spec {spec}."),
+    )
+}
+
+/// Material generation for keys KMS creates (RSA takes up to a second: off the runtime).
+pub(super) async fn generate_material(spec: KeySpec) -> KmsResult<Option<Vec<u8>>> {
+    tokio::task::spawn_blocking(move || material::generate(spec))
+        .await
+        .map_err(KmsError::internal)
+}
+
+impl Kms {
+    /// A new version of `key`'s material, sealed.
+    pub(super) fn new_version(
+        &self,
+        key: &KeyRecord,
+        canonical: &[u8],
+        state: KeyMaterialState,
+    ) -> MaterialVersion {
+        let id = MaterialId::compute(&key.key_id, canonical);
+        MaterialVersion {
+            id,
+            sealed: Some(self.seal_material(key, id, canonical)),
+            description: None,
+            expiry: Expiry::Never,
+            state,
+            rotation: None,
+        }
+    }
+
+    pub(super) fn seal_material(
+        &self,
+        key: &KeyRecord,
+        id: MaterialId,
+        canonical: &[u8],
+    ) -> Sealed {
+        Sealed(
+            self.sealer
+                .seal_bound(Purpose::KeyMaterial, &binding(key, id), canonical),
+        )
+    }
+
+    /// Opens the material of one version; it must be present (the caller checked the state).
+    pub(super) fn open_material(&self, key: &KeyRecord, id: MaterialId) -> KmsResult<Material> {
+        let sealed = key
+            .material(id)
+            .and_then(|v| v.sealed.as_ref())
+            .ok_or_else(|| KmsError::internal(format!("{}: material {id} is gone", key.arn())))?;
+        let plain = self
+            .sealer
+            .open_bound(Purpose::KeyMaterial, &binding(key, id), &sealed.0)
+            .ok_or_else(|| {
+                KmsError::internal(format!(
+                    "{}: stored material does not open under this secret",
+                    key.arn()
+                ))
+            })?;
+        Material::open(key.key_spec, &plain)
+            .ok_or_else(|| KmsError::internal(format!("{}: stored material is corrupt", key.arn())))
+    }
+
+    /// The key a cryptographic operation names, checked as AWS checks it: it must exist, be
+    /// Enabled (DisabledException, or KMSInvalidStateException for pending import or
+    /// deletion), and have the usage the operation needs.
+    pub(super) async fn key_for_use(
+        &self,
+        ctx: &RequestContext,
+        key_id: &str,
+        usage: KeyUsage,
+        operation: &str,
+    ) -> KmsResult<KeyRecord> {
+        let key = self.resolve(ctx, key_id, Aliases::Accepted).await?.record;
+        match key.state(self.clock.now()) {
+            KeyState::Enabled => {}
+            other => return Err(state_error(&key.arn(), other)),
+        }
+        if key.key_usage != usage {
+            return Err(usage_error(&key, operation));
+        }
+        Ok(key)
+    }
+
+    /// The current material of a usable key, opened, with its id.
+    pub(super) fn current_material(&self, key: &KeyRecord) -> KmsResult<(MaterialId, Material)> {
+        let Some(v) = key.current_material() else {
+            // Keys of specs the mock cannot make material for (SM2, ML-DSA).
+            return Err(KmsError::unsupported(format!(
+                "kms-import-mock has no key material for {} keys.",
+                key.key_spec
+            )));
+        };
+        Ok((v.id, self.open_material(key, v.id)?))
+    }
+}
