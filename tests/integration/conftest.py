@@ -99,6 +99,21 @@ class Endpoint:
             config=botocore.config.Config(retries={"max_attempts": retries + 1, "mode": "standard"}),
         )
 
+    def advance_clock(self, seconds: float) -> dict:
+        """Moves the mock's clock forward (needs KMS_MOCK_DEBUG_API=true)."""
+        req = urllib.request.Request(
+            self.url + "/_kms_mock/clock",
+            data=json.dumps({"advance_seconds": int(seconds)}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.load(r)
+
+    def clock_now(self) -> float:
+        """The mock's current time in epoch seconds (needs KMS_MOCK_DEBUG_API=true)."""
+        with urllib.request.urlopen(self.url + "/_kms_mock/clock", timeout=5) as r:
+            return float(json.load(r)["now"])
+
     def pool_stats(self) -> dict:
         with urllib.request.urlopen(self.url + "/_kms_mock/pool", timeout=5) as r:
             return json.load(r)

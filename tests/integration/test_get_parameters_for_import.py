@@ -9,6 +9,7 @@ import time
 import botocore.exceptions
 import pytest
 
+from byok import expected_allowed
 from conftest import ACCOUNT, REGION, Endpoint, aws_cli, openssl_public_key_bits
 
 ALGORITHMS = [
@@ -36,19 +37,6 @@ KEY_SPECS = {
     "ECC_SECG_P256K1": "SIGN_VERIFY",
     "ECC_NIST_EDWARDS25519": "SIGN_VERIFY",
 }
-
-
-def expected_allowed(key_spec: str, alg: str, wspec: str) -> bool:
-    """AWS's compatibility rules, written out independently of the Rust code."""
-    if alg == "RSAES_PKCS1_V1_5":
-        return False
-    if key_spec == "SYMMETRIC_DEFAULT":
-        return alg.startswith("RSAES_OAEP")
-    if key_spec.startswith("RSA_"):
-        return alg.startswith("RSA_AES_KEY_WRAP")
-    if key_spec in ("ECC_NIST_P521", "ECC_NIST_EDWARDS25519") and wspec == "RSA_2048":
-        return alg.startswith("RSA_AES_KEY_WRAP")
-    return True
 
 
 def create_external(kms, spec="SYMMETRIC_DEFAULT", usage="ENCRYPT_DECRYPT", **kw):

@@ -187,7 +187,7 @@ pub enum Material {
     Symmetric(Vec<u8>),
     Hmac(Vec<u8>),
     Rsa(RsaKeyPair, Vec<u8>),
-    Ecdsa(EcdsaKeyPair),
+    Ecdsa(EcdsaKeyPair, Vec<u8>),
     Ed25519(Ed25519KeyPair),
 }
 
@@ -197,7 +197,7 @@ impl std::fmt::Debug for Material {
             Material::Symmetric(_) => "Material::Symmetric(..)",
             Material::Hmac(_) => "Material::Hmac(..)",
             Material::Rsa(..) => "Material::Rsa(..)",
-            Material::Ecdsa(_) => "Material::Ecdsa(..)",
+            Material::Ecdsa(..) => "Material::Ecdsa(..)",
             Material::Ed25519(_) => "Material::Ed25519(..)",
         })
     }
@@ -215,9 +215,10 @@ impl Material {
             KeyFamily::Ecc if spec == KeySpec::EccNistEdwards25519 => {
                 Material::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(canonical).ok()?)
             }
-            KeyFamily::Ecc => {
-                Material::Ecdsa(EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(spec)?, canonical).ok()?)
-            }
+            KeyFamily::Ecc => Material::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(spec)?, canonical).ok()?,
+                canonical.to_vec(),
+            ),
             KeyFamily::Sm2 | KeyFamily::MlDsa => return None,
         })
     }
@@ -227,7 +228,7 @@ impl Material {
     pub fn public_key_der(&self) -> Option<Vec<u8>> {
         let der: PublicKeyX509Der = match self {
             Material::Rsa(k, _) => k.public_key().as_der().ok()?,
-            Material::Ecdsa(k) => k.public_key().as_der().ok()?,
+            Material::Ecdsa(k, _) => k.public_key().as_der().ok()?,
             Material::Ed25519(k) => k.public_key().as_der().ok()?,
             Material::Symmetric(_) | Material::Hmac(_) => return None,
         };

@@ -115,7 +115,7 @@ pub fn sign(
                 .map_err(|_| SignError::Algorithm)?;
             Ok(sig)
         }
-        Material::Ecdsa(key) => {
+        Material::Ecdsa(key, _) => {
             ecdsa_verification(spec).ok_or(SignError::Algorithm)?;
             let d = digest_of(alg, input)?;
             let sig = key.sign_digest(&d).map_err(|_| SignError::Algorithm)?;
@@ -148,7 +148,7 @@ pub fn verify(
             let public = UnparsedPublicKey::new(v, key.public_key().as_ref());
             Ok(public.verify_digest(&d, sig).is_ok())
         }
-        Material::Ecdsa(key) => {
+        Material::Ecdsa(key, _) => {
             let v = ecdsa_verification(spec).ok_or(SignError::Algorithm)?;
             let d = digest_of(alg, input)?;
             let public = UnparsedPublicKey::new(v, key.public_key().as_ref());

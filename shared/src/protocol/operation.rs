@@ -11,6 +11,7 @@ wire_enum! {
         Decrypt = "Decrypt",
         DeleteAlias = "DeleteAlias",
         DeleteImportedKeyMaterial = "DeleteImportedKeyMaterial",
+        DeriveSharedSecret = "DeriveSharedSecret",
         DescribeKey = "DescribeKey",
         DisableKey = "DisableKey",
         DisableKeyRotation = "DisableKeyRotation",

@@ -1,6 +1,7 @@
 //! The KMS operations: each handler takes its typed request and returns its typed response;
 //! [`Kms::call`] reads the request, dispatches and writes the response JSON.
 
+mod agreement;
 mod aliases;
 mod encryption;
 mod import;
@@ -105,6 +106,7 @@ impl Kms {
             O::DeleteImportedKeyMaterial => {
                 respond(self.delete_imported_key_material(ctx, req(body)?).await)
             }
+            O::DeriveSharedSecret => respond(self.derive_shared_secret(ctx, req(body)?).await),
             O::DescribeKey => respond(self.describe_key(ctx, req(body)?).await),
             O::DisableKey => respond(self.disable_key(ctx, req(body)?).await),
             O::DisableKeyRotation => respond(self.disable_key_rotation(ctx, req(body)?).await),

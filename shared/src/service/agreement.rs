@@ -1,0 +1,90 @@
+//! DeriveSharedSecret: ECDH between a KEY_AGREEMENT key's private material and the caller's
+//! public key, the raw shared secret as `openssl pkeyutl -derive` computes it.
+
+use aws_lc_rs::agreement::{self, ECDH_P256, ECDH_P384, ECDH_P521, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+
+use super::{Kms, RequestContext, dry_run};
+use crate::crypto::material::Material;
+use crate::domain::spec::{KeyAgreementAlgorithm, KeySpec, KeyUsage, Origin};
+use crate::error::{KmsError, KmsResult};
+use crate::protocol::blob::Blob;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeriveSharedSecretRequest {
+    key_id: String,
+    #[allow(dead_code)]
+    key_agreement_algorithm: KeyAgreementAlgorithm,
+    public_key: Blob,
+    recipient: Option<serde_json::Value>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeriveSharedSecretResponse {
+    key_id: String,
+    shared_secret: Blob,
+    key_agreement_algorithm: KeyAgreementAlgorithm,
+    key_origin: Origin,
+}
+
+fn curve(spec: KeySpec) -> Option<&'static agreement::Algorithm> {
+    match spec {
+        KeySpec::EccNistP256 => Some(&ECDH_P256),
+        KeySpec::EccNistP384 => Some(&ECDH_P384),
+        KeySpec::EccNistP521 => Some(&ECDH_P521),
+        _ => None,
+    }
+}
+
+impl Kms {
+    pub(super) async fn derive_shared_secret(
+        &self,
+        ctx: &RequestContext,
+        r: DeriveSharedSecretRequest,
+    ) -> KmsResult<DeriveSharedSecretResponse> {
+        if r.recipient.is_some() {
+            return Err(KmsError::unsupported(
+                "Recipient (Nitro Enclaves attestation) is not supported by kms-import-mock.",
+            ));
+        }
+        let key = self
+            .key_for_use(ctx, &r.key_id, KeyUsage::KeyAgreement, "DeriveSharedSecret")
+            .await?;
+        let alg = curve(key.key_spec).ok_or_else(|| {
+            KmsError::unsupported(format!(
+                "kms-import-mock cannot derive shared secrets with {} keys.",
+                key.key_spec
+            ))
+        })?;
+        let (_, material) = self.current_material(&key)?;
+        let Material::Ecdsa(_, pkcs8) = material else {
+            return Err(KmsError::internal("ECC key with other material"));
+        };
+        let private = agreement::PrivateKey::from_private_key_der(alg, &pkcs8)
+            .map_err(|_| KmsError::internal("ECC private key"))?;
+        // AWS's text for a public key it cannot use was not captured.
+        let bad_key = || {
+            KmsError::validation(format!(
+                "PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo of a {} key.",
+                key.key_spec
+            ))
+        };
+        let secret = agreement::agree(
+            &private,
+            UnparsedPublicKey::new(alg, &r.public_key.0),
+            (),
+            |s| Ok(s.to_vec()),
+        )
+        .map_err(|()| bad_key())?;
+        dry_run(r.dry_run)?;
+        Ok(DeriveSharedSecretResponse {
+            key_id: key.arn(),
+            shared_secret: Blob(secret),
+            key_agreement_algorithm: KeyAgreementAlgorithm::Ecdh,
+            key_origin: key.origin,
+        })
+    }
+}
