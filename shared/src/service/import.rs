@@ -142,14 +142,12 @@ impl Kms {
         let token = ImportToken::open(&self.sealer, &r.import_token.0, &arn, now)?;
 
         // One RSA private-key operation (milliseconds for RSA_4096): off the async workers.
-        let (algorithm, wrapping_key, spec) = (
-            token.wrapping_algorithm,
-            token.wrapping_key_pkcs8(),
-            key.key_spec,
-        );
+        let (algorithm, spec) = (token.wrapping_algorithm, key.key_spec);
+        let (pkcs8, cache) = (token.wrapping_key_pkcs8(), self.wrapping_keys.clone());
         let encrypted = r.encrypted_key_material.0;
         let canonical = tokio::task::spawn_blocking(move || {
-            let raw = Unwrapper::new(algorithm, &wrapping_key)?.unwrap(&encrypted)?;
+            let wrapping_key = cache.get_or_parse(&pkcs8)?;
+            let raw = Unwrapper::new(algorithm, wrapping_key)?.unwrap(&encrypted)?;
             canonical_import(spec, &raw)
         })
         .await
@@ -446,5 +444,135 @@ mod tests {
             e.message().unwrap(),
             format!("{aws_arn} origin is AWS_KMS which is not valid for this operation.")
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    //! Property tests of the unwrap paths through ImportKeyMaterial: material wrapped locally
+    //! always imports; a ciphertext with any byte altered never does.
+
+    use super::super::testkit::*;
+    use super::*;
+    use crate::crypto::unwrap::tests::wrap;
+    use crate::domain::spec::WrappingAlgorithm;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use std::sync::LazyLock;
+
+    static KMS: LazyLock<(tokio::runtime::Runtime, Kms)> = LazyLock::new(|| {
+        (
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            kms_with_warm_pool(),
+        )
+    });
+
+    const ALGORITHMS: [WrappingAlgorithm; 4] = [
+        WrappingAlgorithm::RsaesOaepSha1,
+        WrappingAlgorithm::RsaesOaepSha256,
+        WrappingAlgorithm::RsaAesKeyWrapSha1,
+        WrappingAlgorithm::RsaAesKeyWrapSha256,
+    ];
+
+    /// An HMAC_512 key (it takes every wrapping algorithm, and 64 to 128 bytes of material),
+    /// its token and wrapping public key.
+    fn hmac_key(alg: WrappingAlgorithm, spec: &str) -> (String, String, Vec<u8>) {
+        let (rt, kms) = &*KMS;
+        rt.block_on(async {
+            let out = call(
+                kms,
+                &ctx(),
+                "CreateKey",
+                json!({"Origin": "EXTERNAL", "KeySpec": "HMAC_512", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+            )
+            .await
+            .unwrap();
+            let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+            let p = call(
+                kms,
+                &ctx(),
+                "GetParametersForImport",
+                json!({"KeyId": id, "WrappingAlgorithm": alg.as_str(), "WrappingKeySpec": spec}),
+            )
+            .await
+            .unwrap();
+            let public = B64.decode(p["PublicKey"].as_str().unwrap()).unwrap();
+            (id, p["ImportToken"].as_str().unwrap().to_string(), public)
+        })
+    }
+
+    fn import(id: &str, token: &str, encrypted: &[u8]) -> KmsResult<serde_json::Value> {
+        let (rt, kms) = &*KMS;
+        rt.block_on(call(
+            kms,
+            &ctx(),
+            "ImportKeyMaterial",
+            json!({
+                "KeyId": id,
+                "ImportToken": token,
+                "EncryptedKeyMaterial": B64.encode(encrypted),
+                "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+            }),
+        ))
+    }
+
+    fn mac(id: &str, message: &[u8]) -> Vec<u8> {
+        let (rt, kms) = &*KMS;
+        let out = rt
+            .block_on(call(
+                kms,
+                &ctx(),
+                "GenerateMac",
+                json!({"KeyId": id, "Message": B64.encode(message), "MacAlgorithm": "HMAC_SHA_512"}),
+            ))
+            .unwrap();
+        B64.decode(out["Mac"].as_str().unwrap()).unwrap()
+    }
+
+    fn spec_name(i: usize) -> &'static str {
+        ["RSA_2048", "RSA_3072", "RSA_4096"][i]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn wrapped_material_always_imports(
+            material in proptest::collection::vec(any::<u8>(), 64..=128),
+            alg in 0..4usize,
+            spec in 0..3usize,
+        ) {
+            let alg = ALGORITHMS[alg];
+            let (id, token, public) = hmac_key(alg, spec_name(spec));
+            let out = import(&id, &token, &wrap(alg, &public, &material));
+            prop_assert!(out.is_ok(), "{alg} {}: {out:?}", spec_name(spec));
+            let expected = aws_lc_rs::hmac::sign(
+                &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA512, &material),
+                b"proof",
+            );
+            prop_assert_eq!(mac(&id, b"proof"), expected.as_ref().to_vec());
+        }
+
+        #[test]
+        fn any_altered_byte_is_refused(
+            material in proptest::collection::vec(any::<u8>(), 64..=128),
+            alg in 0..4usize,
+            spec in 0..3usize,
+            position in any::<prop::sample::Index>(),
+            flip in 1..=255u8,
+        ) {
+            let alg = ALGORITHMS[alg];
+            let (id, token, public) = hmac_key(alg, spec_name(spec));
+            let mut encrypted = wrap(alg, &public, &material);
+            let i = position.index(encrypted.len());
+            encrypted[i] ^= flip;
+            let out = import(&id, &token, &encrypted);
+            prop_assert_eq!(out, Err(KmsError::bare(ErrorCode::InvalidCiphertext)), "{} byte {}", alg, i);
+        }
     }
 }

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::crypto::seal::Sealer;
+use crate::crypto::unwrap::WrappingKeyCache;
 use crate::domain::arn::Scope;
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::pool::WrappingKeyPool;
@@ -30,6 +31,9 @@ use crate::protocol::wire;
 use crate::store::KeyStore;
 
 pub use resolve::KeyRef;
+
+/// How many parsed wrapping keys a process keeps (a few MB at most).
+const WRAPPING_KEY_CACHE: usize = 1024;
 
 /// Everything a request needs; cheap to clone, shared by all requests of a process.
 #[derive(Clone)]
@@ -40,6 +44,8 @@ pub struct Kms {
     pub sealer: Arc<Sealer>,
     /// How long an accepted on-demand rotation takes to complete.
     pub rotation_delay: Duration,
+    /// Wrapping private keys this process has parsed, for ImportKeyMaterial.
+    pub wrapping_keys: Arc<WrappingKeyCache>,
 }
 
 /// Who is calling, and where: the caller's account and the region the request went to.
@@ -71,6 +77,7 @@ impl Kms {
             clock,
             sealer,
             rotation_delay: Duration::ZERO,
+            wrapping_keys: Arc::new(WrappingKeyCache::new(WRAPPING_KEY_CACHE)),
         }
     }
 
@@ -177,6 +184,25 @@ pub(crate) mod testkit {
                 refill_threads: 0,
                 reuse: false,
             }),
+            Clock::frozen_at(NOW),
+            Arc::new(Sealer::random()),
+        )
+    }
+
+    /// A `Kms` whose pool holds one key per spec and hands it out again (reuse mode), so tests
+    /// that call GetParametersForImport many times do not generate keys.
+    pub fn kms_with_warm_pool() -> Kms {
+        let pool = WrappingKeyPool::new(&PoolConfig {
+            targets: [0, 0, 0],
+            refill_threads: 0,
+            reuse: true,
+        });
+        pool.add_ready(
+            crate::domain::spec::WrappingKeySpec::RSA.map(crate::pool::WrappingKeyPair::generate),
+        );
+        Kms::new(
+            Arc::new(MemoryStore::new()),
+            pool,
             Clock::frozen_at(NOW),
             Arc::new(Sealer::random()),
         )

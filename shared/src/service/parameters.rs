@@ -64,6 +64,8 @@ impl Kms {
             ));
         }
         let (pair, _source) = self.pool.take(r.wrapping_key_spec).await;
+        self.wrapping_keys
+            .insert(pair.private_key_pkcs8(), pair.decrypting_key());
         let valid_to = now.plus(PARAMETERS_VALIDITY);
         let token = ImportToken::new(
             arn.clone(),
