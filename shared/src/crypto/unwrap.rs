@@ -61,8 +61,11 @@ pub fn warm_up(key: &OaepPrivateDecryptingKey, public: OaepPublicEncryptingKey) 
 /// entry goes first.
 pub struct WrappingKeyCache {
     capacity: usize,
-    inner: Mutex<(HashMap<[u8; 32], WrappingKey>, VecDeque<[u8; 32]>)>,
+    inner: Mutex<Entries>,
 }
+
+/// The keys by id, and the ids oldest first.
+type Entries = (HashMap<[u8; 32], WrappingKey>, VecDeque<[u8; 32]>);
 
 impl WrappingKeyCache {
     pub fn new(capacity: usize) -> Self {
