@@ -14,7 +14,6 @@ use crate::protocol::blob::Blob;
 #[serde(rename_all = "PascalCase")]
 pub(super) struct DeriveSharedSecretRequest {
     key_id: String,
-    #[allow(dead_code)]
     key_agreement_algorithm: KeyAgreementAlgorithm,
     public_key: Blob,
     recipient: Option<serde_json::Value>,
@@ -83,7 +82,7 @@ impl Kms {
         Ok(DeriveSharedSecretResponse {
             key_id: key.arn(),
             shared_secret: Blob(secret),
-            key_agreement_algorithm: KeyAgreementAlgorithm::Ecdh,
+            key_agreement_algorithm: r.key_agreement_algorithm,
             key_origin: key.origin,
         })
     }

@@ -32,8 +32,8 @@ use crate::store::KeyStore;
 
 pub use resolve::KeyRef;
 
-/// How many parsed wrapping keys a process keeps (a few MB at most).
-const WRAPPING_KEY_CACHE: usize = 1024;
+/// How many parsed wrapping keys a process keeps (about 8 KB each for RSA_4096).
+const WRAPPING_KEY_CACHE: usize = 256;
 
 /// Everything a request needs; cheap to clone, shared by all requests of a process.
 #[derive(Clone)]
