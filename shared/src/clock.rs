@@ -89,8 +89,11 @@ impl Serialize for Timestamp {
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
+    /// Numbers beyond what a timestamp can hold are clamped (JSON has no NaN or infinity), so
+    /// that an absurd `ValidTo` gets the range check's answer, not a parse error.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let secs = f64::deserialize(d)?;
+        const LIMIT_SECS: f64 = 1e13;
+        let secs = f64::deserialize(d)?.clamp(-LIMIT_SECS, LIMIT_SECS);
         Timestamp::from_epoch_seconds_f64(secs)
             .ok_or_else(|| de::Error::custom("timestamp out of range"))
     }
@@ -186,6 +189,10 @@ mod tests {
         assert_eq!(t.millis(), 1_789_209_320_955);
         assert_eq!(t.truncate_to_secs().millis(), 1_789_209_320_000);
         assert!(Timestamp::from_epoch_seconds_f64(f64::NAN).is_none());
+        let far: Timestamp = serde_json::from_str("1e300").unwrap();
+        assert_eq!(far, Timestamp::from_secs(10_000_000_000_000));
+        let past: Timestamp = serde_json::from_str("-1e300").unwrap();
+        assert!(past < Timestamp::from_secs(0));
     }
 
     #[test]

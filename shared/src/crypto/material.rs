@@ -17,6 +17,7 @@ use aws_lc_rs::signature::{
     EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
 };
 
+use super::pkcs8::ber_to_der;
 use crate::domain::spec::{KeyFamily, KeySpec};
 
 /// Length of symmetric (SYMMETRIC_DEFAULT) key material: AES-256.
@@ -54,6 +55,11 @@ fn rsa_bits(spec: KeySpec) -> Option<usize> {
     }
 }
 
+/// Parses PKCS#8 as DER, or failing that as BER rewritten to DER.
+fn der_or_ber<T>(raw: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
+    parse(raw).or_else(|| parse(&ber_to_der(raw)?))
+}
+
 /// Checks imported plaintext material against the key spec and returns its canonical form;
 /// `None` is AWS's `InvalidCiphertextException`: wrong length, wrong key type or size, or bytes
 /// that are no key at all.
@@ -64,19 +70,21 @@ pub fn canonical_import(spec: KeySpec, raw: &[u8]) -> Option<Vec<u8>> {
             .contains(&raw.len())
             .then(|| raw.to_vec()),
         KeyFamily::Rsa => {
-            let key = RsaKeyPair::from_pkcs8(raw).ok()?;
+            let key = der_or_ber(raw, |b| RsaKeyPair::from_pkcs8(b).ok())?;
             if Some(key.public_modulus_len() * 8) != rsa_bits(spec) {
                 return None;
             }
             let der: Pkcs8V1Der = key.as_der().ok()?;
             Some(der.as_ref().to_vec())
         }
+        // DER only: AWS refused a BER-encoded Ed25519 key that it took for the other curves.
         KeyFamily::Ecc if spec == KeySpec::EccNistEdwards25519 => {
             let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(raw).ok()?;
             Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
         }
         KeyFamily::Ecc => {
-            let key = EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(spec)?, raw).ok()?;
+            let alg = ecdsa_algorithm(spec)?;
+            let key = der_or_ber(raw, |b| EcdsaKeyPair::from_pkcs8(alg, b).ok())?;
             Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
         }
         // aws-lc has no SM2; KMS does not import ML-DSA keys.
@@ -299,6 +307,18 @@ pub(crate) mod tests {
             assert!(canonical_import(spec, &m[..m.len() - 1]).is_none());
         }
         assert!(canonical_import(KeySpec::Rsa2048, &[b'A'; 32]).is_none());
+        // BER is read for RSA and ECC keys (the same material), not for Ed25519, as AWS did.
+        use crate::crypto::pkcs8::tests::indefinite;
+        for spec in [
+            KeySpec::Rsa2048,
+            KeySpec::EccNistP256,
+            KeySpec::EccSecgP256k1,
+        ] {
+            let m = generate(spec).unwrap();
+            assert_eq!(canonical_import(spec, &indefinite(&m)), Some(m), "{spec}");
+        }
+        let ed = generate(KeySpec::EccNistEdwards25519).unwrap();
+        assert!(canonical_import(KeySpec::EccNistEdwards25519, &indefinite(&ed)).is_none());
         assert!(canonical_import(KeySpec::Sm2, &[b'A'; 32]).is_none());
     }
 

@@ -3,6 +3,7 @@
 mod ed25519ph;
 pub mod envelope;
 pub mod material;
+pub mod pkcs8;
 pub mod seal;
 pub mod signing;
 pub mod unwrap;

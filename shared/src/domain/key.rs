@@ -75,7 +75,23 @@ pub fn origin_error(arn: &str, origin: Origin) -> KmsError {
     ))
 }
 
+/// "<ARN> key spec is HMAC_256 which is not valid for this operation.": operations for other
+/// kinds of key. AWS's text was not captured; this follows the form of its origin refusal.
+pub fn spec_error(arn: &str, spec: KeySpec) -> KmsError {
+    KmsError::unsupported(format!(
+        "{arn} key spec is {spec} which is not valid for this operation."
+    ))
+}
+
 impl KeyRecord {
+    /// Refuses a key that is not Enabled, with AWS's error for its state.
+    pub fn require_enabled(&self, now: Timestamp) -> Result<(), KmsError> {
+        match self.state(now) {
+            KeyState::Enabled => Ok(()),
+            other => Err(state_error(&self.arn(), other)),
+        }
+    }
+
     pub fn arn(&self) -> String {
         self.scope.key_arn(&self.key_id)
     }

@@ -67,15 +67,17 @@ impl MaterialVersion {
         matches!(self.expiry, Expiry::Until(t) if now >= t)
     }
 
-    /// Whether the material is in KMS now: imported, not deleted, not expired. Expired
-    /// material counts as deleted from the moment `ValidTo` passes (AWS's history listing was
-    /// seen to lag behind; DescribeKey did not).
+    /// Whether the material is usable now: imported, not deleted, not expired. Expired
+    /// material counts as deleted from the moment `ValidTo` passes, for the key's state.
     pub fn is_present(&self, now: Timestamp) -> bool {
         self.sealed.is_some() && !self.is_expired(now)
     }
 
-    pub fn import_state(&self, now: Timestamp) -> ImportState {
-        if self.is_present(now) {
+    /// The `ImportState` ListKeyRotations shows. Only deletion changes it: AWS went on listing
+    /// expired material as `IMPORTED`, with its `ValidTo` in the past, for as long as it was
+    /// watched (15 minutes), while DescribeKey showed the key `PendingImport` at once.
+    pub fn import_state(&self) -> ImportState {
+        if self.sealed.is_some() {
             ImportState::Imported
         } else {
             ImportState::PendingImport
@@ -198,7 +200,13 @@ impl KeyRecord {
             None if first => ImportType::NewKeyMaterial,
             None => ImportType::ExistingKeyMaterial,
         };
-        if let Some(expected) = m.expected_id.filter(|e| *e != m.id) {
+        // Material for a version the key has must be that version's: the one named by
+        // KeyMaterialId, else the current one (captured: the message quotes whichever).
+        let existing = !first && (!symmetric || import_type == ImportType::ExistingKeyMaterial);
+        let expected = m
+            .expected_id
+            .or_else(|| existing.then(|| self.current_material().map(|v| v.id))?);
+        if let Some(expected) = expected.filter(|e| *e != m.id) {
             return Err(incorrect_identifier(expected));
         }
         if first {
@@ -218,14 +226,7 @@ impl KeyRecord {
             self.enabled = true;
             return Ok(());
         }
-        if !symmetric || import_type == ImportType::ExistingKeyMaterial {
-            let expected = m
-                .expected_id
-                .or(self.current_material().map(|v| v.id))
-                .expect("a key with versions has a current one");
-            if m.id != expected {
-                return Err(incorrect_identifier(expected));
-            }
+        if existing {
             let v = self
                 .material_mut(m.id)
                 .ok_or_else(|| never_imported(m.id, &arn))?;
@@ -354,7 +355,7 @@ mod tests {
     fn states(k: &KeyRecord) -> Vec<(u8, KeyMaterialState, ImportState)> {
         k.materials
             .iter()
-            .map(|v| (v.id.0[0], v.state, v.import_state(NOW)))
+            .map(|v| (v.id.0[0], v.state, v.import_state()))
             .collect()
     }
 
@@ -511,9 +512,12 @@ mod tests {
         assert_eq!(k.state(NOW), KeyState::Enabled);
         let after = NOW.plus(Duration::from_secs(20));
         assert_eq!(k.state(after), KeyState::PendingImport);
+        let current = k.current_material().unwrap();
+        assert!(!current.is_present(after));
         assert_eq!(
-            k.current_material().unwrap().import_state(after),
-            ImportState::PendingImport
+            current.import_state(),
+            ImportState::Imported,
+            "listed as AWS lists it"
         );
         // Same material, now without expiry.
         k.import_material(import(1, None), after).unwrap();

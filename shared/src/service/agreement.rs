@@ -4,6 +4,7 @@
 use aws_lc_rs::agreement::{self, ECDH_P256, ECDH_P384, ECDH_P521, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
+use super::usage::recipient_unsupported;
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::material::Material;
 use crate::domain::spec::{KeyAgreementAlgorithm, KeySpec, KeyUsage, Origin};
@@ -44,11 +45,7 @@ impl Kms {
         ctx: &RequestContext,
         r: DeriveSharedSecretRequest,
     ) -> KmsResult<DeriveSharedSecretResponse> {
-        if r.recipient.is_some() {
-            return Err(KmsError::unsupported(
-                "Recipient (Nitro Enclaves attestation) is not supported by kms-import-mock.",
-            ));
-        }
+        recipient_unsupported(&r.recipient)?;
         let key = self
             .key_for_use(ctx, &r.key_id, KeyUsage::KeyAgreement, "DeriveSharedSecret")
             .await?;

@@ -15,7 +15,7 @@ use aws_lc_rs::rsa::{
 use aws_lc_rs::signature::KeyPair;
 use serde::{Deserialize, Serialize};
 
-use super::usage::algorithm_error;
+use super::usage::{recipient_unsupported, require_algorithm};
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::envelope::{self, BlobHeader};
 use crate::crypto::material::Material;
@@ -88,6 +88,10 @@ pub(super) struct GenerateDataKeyResponse {
     key_material_id: String,
 }
 
+fn algorithm_error_for(key: &KeyRecord, alg: EncryptionAlgorithm) -> KmsError {
+    super::usage::algorithm_error(alg, key.key_spec)
+}
+
 fn oaep(alg: EncryptionAlgorithm) -> Option<&'static OaepAlgorithm> {
     match alg {
         EncryptionAlgorithm::RsaesOaepSha1 => Some(&OAEP_SHA1_MGF1SHA1),
@@ -99,12 +103,7 @@ fn oaep(alg: EncryptionAlgorithm) -> Option<&'static OaepAlgorithm> {
 /// The algorithm must be one the key lists (SYMMETRIC_DEFAULT is the default, which an RSA
 /// key refuses: "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.").
 fn check_algorithm(key: &KeyRecord, alg: EncryptionAlgorithm) -> KmsResult<()> {
-    let listed = crate::domain::spec::Algorithms::for_key(key.key_spec, key.key_usage).encryption;
-    if listed.contains(&alg) {
-        Ok(())
-    } else {
-        Err(algorithm_error(alg, key.key_spec))
-    }
+    require_algorithm(key, alg, |a| a.encryption)
 }
 
 /// An encryption context is for symmetric keys. AWS's text was not captured; this is the
@@ -116,15 +115,6 @@ fn no_context_for_asymmetric(context: &BTreeMap<String, String>) -> KmsResult<()
         Err(KmsError::validation(
             "EncryptionContext is not supported when encrypting/decrypting with asymmetric CMKs.",
         ))
-    }
-}
-
-fn recipient_unsupported(recipient: &Option<serde_json::Value>) -> KmsResult<()> {
-    match recipient {
-        None => Ok(()),
-        Some(_) => Err(KmsError::unsupported(
-            "Recipient (Nitro Enclaves attestation) is not supported by kms-import-mock.",
-        )),
     }
 }
 
@@ -185,7 +175,7 @@ impl Kms {
                     .ok()
                     .and_then(|k| OaepPublicEncryptingKey::new(k).ok())
                     .ok_or_else(|| KmsError::internal("RSA public key"))?;
-                let oaep = oaep(alg).expect("checked above");
+                let oaep = oaep(alg).ok_or_else(|| algorithm_error_for(&key, alg))?;
                 let max = public.max_plaintext_size(oaep);
                 if r.plaintext.0.len() > max {
                     return Err(KmsError::validation(format!(
@@ -254,7 +244,12 @@ impl Kms {
                 .ok_or_else(|| KmsError::internal("RSA private key"))?;
             let mut out = vec![0u8; private.min_output_size()];
             let plain = private
-                .decrypt(oaep(alg).expect("checked"), &blob, &mut out, None)
+                .decrypt(
+                    oaep(alg).ok_or_else(|| algorithm_error_for(&key, alg))?,
+                    &blob,
+                    &mut out,
+                    None,
+                )
                 .map_err(|_| KmsError::bare(ErrorCode::InvalidCiphertext))?;
             return Ok(DecryptResponse {
                 key_id: key.arn(),

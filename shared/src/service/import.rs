@@ -70,20 +70,20 @@ fn expiry(
         (ExpirationModel::KeyMaterialExpires, None) => Err(KmsError::validation(
             "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES",
         )),
-        (ExpirationModel::KeyMaterialExpires, Some(t)) if t <= now => {
+        // KMS keeps ValidTo in whole seconds, truncated; what is kept must be in the future.
+        (ExpirationModel::KeyMaterialExpires, Some(t)) if t.truncate_to_secs() <= now => {
             Err(KmsError::validation("ValidTo must be in the future"))
         }
         (ExpirationModel::KeyMaterialExpires, Some(t)) if t > now.plus(MAX_VALIDITY) => Err(
             KmsError::validation("ValidTo must be less than 365 days in the future"),
         ),
-        // KMS keeps ValidTo in whole seconds, truncated.
         (ExpirationModel::KeyMaterialExpires, Some(t)) => Ok(Expiry::Until(t.truncate_to_secs())),
     }
 }
 
 /// Parameters only symmetric keys take: "Input parameter importType cannot be used with
 /// HMAC_224 imported keys."
-fn symmetric_only(key: &KeyRecord, present: &[(&str, bool)]) -> KmsResult<()> {
+fn symmetric_only_parameters(key: &KeyRecord, present: &[(&str, bool)]) -> KmsResult<()> {
     if key.key_spec.family() == KeyFamily::Symmetric {
         return Ok(());
     }
@@ -94,6 +94,21 @@ fn symmetric_only(key: &KeyRecord, present: &[(&str, bool)]) -> KmsResult<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// A `KeyMaterialId` parameter. The model's pattern has already been checked; a value that
+/// still does not read is refused rather than taken as absent (which would mean "the current
+/// material" to DeleteImportedKeyMaterial).
+fn material_id(param: Option<&str>) -> KmsResult<Option<MaterialId>> {
+    param
+        .map(|s| {
+            MaterialId::from_hex(s).ok_or_else(|| {
+                KmsError::validation(format!(
+                    "1 validation error detected: Value '{s}' at 'keyMaterialId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-f0-9]+$"
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// The key an import operation names: it must be EXTERNAL.
@@ -122,7 +137,7 @@ impl Kms {
         if key.state(now) == KeyState::PendingDeletion {
             return Err(state_error(&arn, KeyState::PendingDeletion));
         }
-        symmetric_only(
+        symmetric_only_parameters(
             key,
             &[
                 ("importType", r.import_type.is_some()),
@@ -160,7 +175,7 @@ impl Kms {
             sealed: self.seal_material(key, id, &canonical),
             expiry,
             import_type: r.import_type,
-            expected_id: r.key_material_id.as_deref().and_then(MaterialId::from_hex),
+            expected_id: material_id(r.key_material_id.as_deref())?,
             description: r.key_material_description,
         };
         self.change_key(&versioned, |k| k.import_material(import.clone(), now))
@@ -179,8 +194,8 @@ impl Kms {
         let versioned = external_key(self, ctx, &r.key_id).await?;
         let key = &versioned.record;
         // Not captured for HMAC or asymmetric keys; worded as ImportKeyMaterial's refusal.
-        symmetric_only(key, &[("keyMaterialId", r.key_material_id.is_some())])?;
-        let requested = r.key_material_id.as_deref().and_then(MaterialId::from_hex);
+        symmetric_only_parameters(key, &[("keyMaterialId", r.key_material_id.is_some())])?;
+        let requested = material_id(r.key_material_id.as_deref())?;
         let now = self.clock.now();
         let (k, deleted) = self
             .change_key(&versioned, |k| k.delete_material(requested, now))

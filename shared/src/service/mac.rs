@@ -4,11 +4,11 @@
 use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 
-use super::usage::algorithm_error;
+use super::usage::require_algorithm;
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::material::Material;
 use crate::domain::key::KeyRecord;
-use crate::domain::spec::{Algorithms, KeyUsage, MacAlgorithm};
+use crate::domain::spec::{KeyUsage, MacAlgorithm};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::protocol::blob::Blob;
 
@@ -68,12 +68,7 @@ impl Kms {
         let key = self
             .key_for_use(ctx, key_id, KeyUsage::GenerateVerifyMac, operation)
             .await?;
-        if !Algorithms::for_key(key.key_spec, key.key_usage)
-            .mac
-            .contains(&alg)
-        {
-            return Err(algorithm_error(alg, key.key_spec));
-        }
+        require_algorithm(&key, alg, |a| a.mac)?;
         let (_, material) = self.current_material(&key)?;
         let Material::Hmac(secret) = material else {
             return Err(KmsError::internal("HMAC key with other material"));

@@ -15,10 +15,10 @@ use super::resolve::Aliases;
 use super::usage::generate_material;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
-use crate::domain::key::{KeyRecord, origin_error, state_error};
+use crate::domain::key::{KeyRecord, origin_error, spec_error};
 use crate::domain::spec::{
-    ExpirationModel, ImportState, IncludeKeyMaterial, KeyFamily, KeyMaterialState, KeyState,
-    Origin, RotationType,
+    ExpirationModel, ImportState, IncludeKeyMaterial, KeyFamily, KeyMaterialState, Origin,
+    RotationType,
 };
 use crate::error::{ErrorCode, KmsError, KmsResult};
 
@@ -95,17 +95,12 @@ pub(super) struct GetKeyRotationStatusResponse {
     on_demand_rotation_start_date: Option<Timestamp>,
 }
 
-/// Rotation is for symmetric encryption keys only. AWS's text for other keys was not
-/// captured; this follows the form of its origin refusal.
-fn symmetric_only(key: &KeyRecord) -> KmsResult<()> {
+/// Rotation is for symmetric encryption keys only.
+fn require_symmetric(key: &KeyRecord) -> KmsResult<()> {
     if key.key_spec.family() == KeyFamily::Symmetric {
         Ok(())
     } else {
-        Err(KmsError::unsupported(format!(
-            "{} key spec is {} which is not valid for this operation.",
-            key.arn(),
-            key.key_spec
-        )))
+        Err(spec_error(&key.arn(), key.key_spec))
     }
 }
 
@@ -117,12 +112,9 @@ impl Kms {
     ) -> KmsResult<KeyArnResponse> {
         let versioned = self.resolve(ctx, &r.key_id, Aliases::Refused).await?;
         let key = &versioned.record;
-        symmetric_only(key)?;
+        require_symmetric(key)?;
         let now = self.clock.now();
-        match key.state(now) {
-            KeyState::Enabled => {}
-            other => return Err(state_error(&key.arn(), other)),
-        }
+        key.require_enabled(now)?;
         // A key KMS made gets fresh material, staged the way an imported key's is.
         let generated = match key.origin {
             Origin::External => None,
@@ -133,10 +125,7 @@ impl Kms {
         let delay = self.rotation_delay;
         let (k, ()) = self
             .change_key(&versioned, |k| {
-                match k.state(now) {
-                    KeyState::Enabled => {}
-                    other => return Err(state_error(&k.arn(), other)),
-                }
+                k.require_enabled(now)?;
                 if let Some(v) = &staged {
                     if k.on_demand_rotation.is_none() {
                         k.materials.push(v.clone());
@@ -159,8 +148,7 @@ impl Kms {
                 "Input parameter includeKeyMaterial can only be used with symmetric keys.",
             ));
         }
-        symmetric_only(&key)?;
-        let now = self.clock.now();
+        require_symmetric(&key)?;
         let all = r.include_key_material == Some(IncludeKeyMaterial::AllKeyMaterial);
         let imported = key.origin == Origin::External;
         let arn = key.arn();
@@ -175,16 +163,17 @@ impl Kms {
         let entries: Vec<RotationsListEntry> = versions
             .into_iter()
             .map(|v| {
-                let present = v.is_present(now);
+                let state = v.import_state();
+                // Deleted material shows no expiry (captured); expired material still does.
+                let shown = imported && state == ImportState::Imported;
                 RotationsListEntry {
                     key_id: arn.clone(),
                     key_material_id: v.id.to_hex(),
                     key_material_description: v.description.clone(),
-                    import_state: imported.then(|| v.import_state(now)),
+                    import_state: imported.then_some(state),
                     key_material_state: v.state,
-                    // Missing material shows no expiry (captured for deleted versions).
-                    expiration_model: (imported && present).then(|| v.expiry.model()),
-                    valid_to: v.expiry.valid_to().filter(|_| imported && present),
+                    expiration_model: shown.then(|| v.expiry.model()),
+                    valid_to: v.expiry.valid_to().filter(|_| shown),
                     rotation_date: v.rotation.map(|r| r.date),
                     rotation_type: v.rotation.map(|r| r.kind),
                 }
@@ -262,14 +251,12 @@ impl Kms {
         if key.origin != Origin::AwsKms {
             return Err(origin_error(&key.arn(), key.origin));
         }
-        symmetric_only(key)?;
+        require_symmetric(key)?;
         let now = self.clock.now();
-        self.change_key(&versioned, |k| match k.state(now) {
-            KeyState::Enabled => {
-                k.rotation_period_days = period;
-                Ok(())
-            }
-            other => Err(state_error(&k.arn(), other)),
+        self.change_key(&versioned, |k| {
+            k.require_enabled(now)?;
+            k.rotation_period_days = period;
+            Ok(())
         })
         .await?;
         Ok(Empty {})

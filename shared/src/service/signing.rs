@@ -3,13 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::resolve::Aliases;
-use super::usage::algorithm_error;
+use super::usage::{algorithm_error, require_algorithm};
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::material::Material;
 use crate::crypto::signing::{self, Input, SignError};
-use crate::domain::key::{KeyRecord, state_error};
+use crate::domain::key::{KeyRecord, spec_error};
 use crate::domain::spec::{
-    Algorithms, EncryptionAlgorithm, KeyAgreementAlgorithm, KeyFamily, KeySpec, KeyState, KeyUsage,
+    Algorithms, EncryptionAlgorithm, KeyAgreementAlgorithm, KeyFamily, KeySpec, KeyUsage,
     MessageType, SigningAlgorithm,
 };
 use crate::error::{ErrorCode, KmsError, KmsResult};
@@ -103,17 +103,9 @@ impl Kms {
             key.key_spec.family(),
             KeyFamily::Symmetric | KeyFamily::Hmac
         ) {
-            // AWS's text was not captured; this follows the form of its origin refusal.
-            return Err(KmsError::unsupported(format!(
-                "{} key spec is {} which is not valid for this operation.",
-                key.arn(),
-                key.key_spec
-            )));
+            return Err(spec_error(&key.arn(), key.key_spec));
         }
-        match key.state(self.clock.now()) {
-            KeyState::Enabled => {}
-            other => return Err(state_error(&key.arn(), other)),
-        }
+        key.require_enabled(self.clock.now())?;
         let (_, material) = self.current_material(&key)?;
         let public = material
             .public_key_der()
@@ -142,12 +134,7 @@ impl Kms {
         let key = self
             .key_for_use(ctx, key_id, KeyUsage::SignVerify, operation)
             .await?;
-        if !Algorithms::for_key(key.key_spec, key.key_usage)
-            .signing
-            .contains(&alg)
-        {
-            return Err(algorithm_error(alg, key.key_spec));
-        }
+        require_algorithm(&key, alg, |a| a.signing)?;
         let (_, material) = self.current_material(&key)?;
         Ok((key, material))
     }

@@ -5,9 +5,9 @@ use super::resolve::Aliases;
 use super::{Kms, RequestContext};
 use crate::crypto::material::{self, Material, MaterialId};
 use crate::crypto::seal::{Purpose, Sealed};
-use crate::domain::key::{KeyRecord, state_error};
+use crate::domain::key::KeyRecord;
 use crate::domain::material::{Expiry, MaterialVersion};
-use crate::domain::spec::{KeyMaterialState, KeySpec, KeyState, KeyUsage};
+use crate::domain::spec::{Algorithms, KeyMaterialState, KeySpec, KeyUsage};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 
 /// What the sealed material is bound to: its key and its version.
@@ -33,6 +33,29 @@ pub(super) fn algorithm_error(algorithm: impl std::fmt::Display, spec: KeySpec) 
         ErrorCode::InvalidKeyUsage,
         format!("Algorithm {algorithm} is incompatible with key spec {spec}."),
     )
+}
+
+/// The algorithm must be one DescribeKey lists for the key.
+pub(super) fn require_algorithm<A: PartialEq + std::fmt::Display>(
+    key: &KeyRecord,
+    algorithm: A,
+    listed: impl FnOnce(Algorithms) -> Vec<A>,
+) -> KmsResult<()> {
+    if listed(Algorithms::for_key(key.key_spec, key.key_usage)).contains(&algorithm) {
+        Ok(())
+    } else {
+        Err(algorithm_error(algorithm, key.key_spec))
+    }
+}
+
+/// The Nitro Enclaves attestation parameter, which the mock does not implement.
+pub(super) fn recipient_unsupported(recipient: &Option<serde_json::Value>) -> KmsResult<()> {
+    match recipient {
+        None => Ok(()),
+        Some(_) => Err(KmsError::unsupported(
+            "Recipient (Nitro Enclaves attestation) is not supported by kms-import-mock.",
+        )),
+    }
 }
 
 /// Material generation for keys KMS creates (RSA takes up to a second: off the runtime).
@@ -103,10 +126,7 @@ impl Kms {
         operation: &str,
     ) -> KmsResult<KeyRecord> {
         let key = self.resolve(ctx, key_id, Aliases::Accepted).await?.record;
-        match key.state(self.clock.now()) {
-            KeyState::Enabled => {}
-            other => return Err(state_error(&key.arn(), other)),
-        }
+        key.require_enabled(self.clock.now())?;
         if key.key_usage != usage {
             return Err(usage_error(&key, operation));
         }
