@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Every test of the project, in the order a failure is cheapest to find: formatting, lints, the
-# Rust unit and conformance tests, then the end-to-end suite (boto3, the AWS CLI, openssl)
-# against the real binaries, then the SAM template lint.
+# Rust unit, conformance and property tests and the AWS SDK for Rust tests, then the end-to-end
+# suite (boto3, the AWS CLI, openssl) against the real binaries, then the SAM template lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+# The binaries first: the AWS SDK for Rust tests (tests/rust-sdk) start kms-api.
 cargo build --workspace --bins
+cargo test --workspace
 python3 -m pytest tests/integration -q
 cfn-lint template.yaml

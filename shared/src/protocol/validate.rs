@@ -68,30 +68,30 @@ impl Validator<'_> {
                 let s = value
                     .as_str()
                     .ok_or_else(|| serialization_error("a string", path))?;
-                if let Some(values) = &shape.enum_values {
-                    if !values.iter().any(|e| e == s) {
-                        self.violation(
-                            shape,
-                            Some(value),
-                            path,
-                            format!(
-                                "Member must satisfy enum value set: [{}]",
-                                values.join(", ")
-                            ),
-                        );
-                    }
+                if let Some(values) = &shape.enum_values
+                    && !values.iter().any(|e| e == s)
+                {
+                    self.violation(
+                        shape,
+                        Some(value),
+                        path,
+                        format!(
+                            "Member must satisfy enum value set: [{}]",
+                            values.join(", ")
+                        ),
+                    );
                 }
                 // Java counts UTF-16 code units.
                 self.check_length(shape, value, path, s.encode_utf16().count());
-                if let Some(p) = &shape.pattern {
-                    if !pattern(p).is_match(s) {
-                        self.violation(
-                            shape,
-                            Some(value),
-                            path,
-                            format!("Member must satisfy regular expression pattern: {p}"),
-                        );
-                    }
+                if let Some(p) = &shape.pattern
+                    && !pattern(p).is_match(s)
+                {
+                    self.violation(
+                        shape,
+                        Some(value),
+                        path,
+                        format!("Member must satisfy regular expression pattern: {p}"),
+                    );
                 }
                 Ok(())
             }

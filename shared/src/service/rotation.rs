@@ -126,10 +126,10 @@ impl Kms {
         let (k, ()) = self
             .change_key(&versioned, |k| {
                 k.require_enabled(now)?;
-                if let Some(v) = &staged {
-                    if k.on_demand_rotation.is_none() {
-                        k.materials.push(v.clone());
-                    }
+                if let Some(v) = &staged
+                    && k.on_demand_rotation.is_none()
+                {
+                    k.materials.push(v.clone());
                 }
                 k.request_rotation(now, delay)
             })
