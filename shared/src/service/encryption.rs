@@ -15,7 +15,7 @@ use aws_lc_rs::rsa::{
 use aws_lc_rs::signature::KeyPair;
 use serde::{Deserialize, Serialize};
 
-use super::usage::{recipient_unsupported, require_algorithm};
+use super::usage::{algorithm_error, recipient_unsupported, require_algorithm};
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::envelope::{self, BlobHeader};
 use crate::crypto::material::Material;
@@ -88,15 +88,12 @@ pub(super) struct GenerateDataKeyResponse {
     key_material_id: String,
 }
 
-fn algorithm_error_for(key: &KeyRecord, alg: EncryptionAlgorithm) -> KmsError {
-    super::usage::algorithm_error(alg, key.key_spec)
-}
-
-fn oaep(alg: EncryptionAlgorithm) -> Option<&'static OaepAlgorithm> {
+/// The RSA-OAEP parameters of an RSA key's encryption algorithm.
+fn oaep(key: &KeyRecord, alg: EncryptionAlgorithm) -> KmsResult<&'static OaepAlgorithm> {
     match alg {
-        EncryptionAlgorithm::RsaesOaepSha1 => Some(&OAEP_SHA1_MGF1SHA1),
-        EncryptionAlgorithm::RsaesOaepSha256 => Some(&OAEP_SHA256_MGF1SHA256),
-        _ => None,
+        EncryptionAlgorithm::RsaesOaepSha1 => Ok(&OAEP_SHA1_MGF1SHA1),
+        EncryptionAlgorithm::RsaesOaepSha256 => Ok(&OAEP_SHA256_MGF1SHA256),
+        _ => Err(algorithm_error(alg, key.key_spec)),
     }
 }
 
@@ -175,7 +172,7 @@ impl Kms {
                     .ok()
                     .and_then(|k| OaepPublicEncryptingKey::new(k).ok())
                     .ok_or_else(|| KmsError::internal("RSA public key"))?;
-                let oaep = oaep(alg).ok_or_else(|| algorithm_error_for(&key, alg))?;
+                let oaep = oaep(&key, alg)?;
                 let max = public.max_plaintext_size(oaep);
                 if r.plaintext.0.len() > max {
                     return Err(KmsError::validation(format!(
@@ -244,12 +241,7 @@ impl Kms {
                 .ok_or_else(|| KmsError::internal("RSA private key"))?;
             let mut out = vec![0u8; private.min_output_size()];
             let plain = private
-                .decrypt(
-                    oaep(alg).ok_or_else(|| algorithm_error_for(&key, alg))?,
-                    &blob,
-                    &mut out,
-                    None,
-                )
+                .decrypt(oaep(&key, alg)?, &blob, &mut out, None)
                 .map_err(|_| KmsError::bare(ErrorCode::InvalidCiphertext))?;
             return Ok(DecryptResponse {
                 key_id: key.arn(),
