@@ -1,10 +1,9 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases. They let operations that
 //! accept aliases (DescribeKey, and later the cryptographic ones) find a key by name.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as MARKER;
 use serde::{Deserialize, Serialize};
 
+use super::marker;
 use super::resolve::Aliases;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
@@ -155,19 +154,9 @@ impl Kms {
             Some(k) => Some(self.resolve(ctx, k, Aliases::Refused).await?.record.key_id),
             None => None,
         };
-        let mut after = match &r.marker {
-            None => None,
-            Some(m) => Some(
-                MARKER
-                    .decode(m)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|n| n.starts_with("alias/"))
-                    .ok_or_else(|| {
-                        KmsError::new(ErrorCode::InvalidMarker, "The marker is not valid.")
-                    })?,
-            ),
-        };
+        let mut after = marker::decode(r.marker.as_deref(), |n| {
+            n.starts_with("alias/").then_some(n)
+        })?;
         let mut found = Vec::with_capacity(limit + 1);
         while found.len() <= limit {
             let page = self
@@ -188,7 +177,7 @@ impl Kms {
         found.truncate(limit);
         Ok(ListAliasesResponse {
             next_marker: truncated
-                .then(|| MARKER.encode(&found.last().expect("limit >= 1").alias_name)),
+                .then(|| marker::encode(&found.last().expect("limit >= 1").alias_name)),
             aliases: found
                 .into_iter()
                 .map(|a| AliasListEntry {

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as MARKER;
 use serde::{Deserialize, Serialize};
 
+use super::marker;
 use super::resolve::{Aliases, is_key_id, not_found_key};
 use super::usage::generate_material;
 use super::{Empty, Kms, RequestContext};
@@ -244,19 +243,7 @@ impl Kms {
         r: ListKeysRequest,
     ) -> KmsResult<ListKeysResponse> {
         let limit = r.limit.unwrap_or(100) as usize;
-        let mut after = match &r.marker {
-            None => None,
-            Some(m) => Some(
-                MARKER
-                    .decode(m)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|id| is_key_id(id))
-                    .ok_or_else(|| {
-                        KmsError::new(ErrorCode::InvalidMarker, "The marker is not valid.")
-                    })?,
-            ),
-        };
+        let mut after = marker::decode(r.marker.as_deref(), |id| is_key_id(&id).then_some(id))?;
         let now = self.clock.now();
         let mut live = Vec::with_capacity(limit + 1);
         // Keys whose deletion date has passed are gone; skip them and keep reading.
@@ -275,7 +262,8 @@ impl Kms {
         let truncated = live.len() > limit;
         live.truncate(limit);
         Ok(ListKeysResponse {
-            next_marker: truncated.then(|| MARKER.encode(&live.last().expect("limit >= 1").key_id)),
+            next_marker: truncated
+                .then(|| marker::encode(&live.last().expect("limit >= 1").key_id)),
             keys: live
                 .into_iter()
                 .map(|k| KeyListEntry {

@@ -7,6 +7,7 @@ mod encryption;
 mod import;
 mod keys;
 mod mac;
+mod marker;
 mod parameters;
 mod resolve;
 mod rotation;

@@ -7,10 +7,9 @@
 //! from 48 s to 2.6 min; the default here is at once). Automatic rotation can be switched on
 //! and reported for AWS_KMS keys, but the mock does not rotate them by itself.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as MARKER;
 use serde::{Deserialize, Serialize};
 
+use super::marker;
 use super::resolve::Aliases;
 use super::usage::generate_material;
 use super::{Empty, Kms, RequestContext};
@@ -20,7 +19,7 @@ use crate::domain::spec::{
     ExpirationModel, ImportState, IncludeKeyMaterial, KeyFamily, KeyMaterialState, Origin,
     RotationType,
 };
-use crate::error::{ErrorCode, KmsError, KmsResult};
+use crate::error::{KmsError, KmsResult};
 
 /// AWS's default automatic rotation period.
 const DEFAULT_PERIOD_DAYS: u32 = 365;
@@ -181,23 +180,18 @@ impl Kms {
             .collect();
 
         let limit = r.limit.unwrap_or(100) as usize;
-        let start = match &r.marker {
-            None => 0,
-            Some(m) => MARKER
-                .decode(m)
+        let start = marker::decode(r.marker.as_deref(), |s| {
+            s.strip_prefix("rotations:")?
+                .parse::<usize>()
                 .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.strip_prefix("rotations:")?.parse::<usize>().ok())
                 .filter(|n| *n <= entries.len())
-                .ok_or_else(|| {
-                    KmsError::new(ErrorCode::InvalidMarker, "The marker is not valid.")
-                })?,
-        };
+        })?
+        .unwrap_or(0);
         let end = (start + limit).min(entries.len());
         let truncated = end < entries.len();
         Ok(ListKeyRotationsResponse {
             rotations: entries.into_iter().skip(start).take(end - start).collect(),
-            next_marker: truncated.then(|| MARKER.encode(format!("rotations:{end}"))),
+            next_marker: truncated.then(|| marker::encode(&format!("rotations:{end}"))),
             truncated,
         })
     }
