@@ -7,7 +7,6 @@
 //! `cargo bench -p shared --bench import_key_material`
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey,
@@ -17,13 +16,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use shared::clock::Clock;
-use shared::crypto::seal::Sealer;
 use shared::domain::arn::Scope;
 use shared::domain::spec::{WrappingAlgorithm, WrappingKeySpec};
-use shared::pool::{PoolConfig, WrappingKeyPair, WrappingKeyPool};
+use shared::pool::WrappingKeyPair;
 use shared::protocol::operation::Operation;
 use shared::service::{Kms, RequestContext};
-use shared::store::memory::MemoryStore;
 
 const ALGORITHMS: [WrappingAlgorithm; 4] = [
     WrappingAlgorithm::RsaesOaepSha1,
@@ -73,19 +70,9 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let pool = WrappingKeyPool::new(&PoolConfig {
-        targets: [0, 0, 0],
-        refill_threads: 0,
-        reuse: true,
-    });
+    let kms = Kms::in_memory(Clock::system(), true);
     let pairs = WrappingKeySpec::RSA.map(WrappingKeyPair::generate);
-    pool.add_ready(pairs.clone());
-    let kms = Kms::new(
-        Arc::new(MemoryStore::new()),
-        pool,
-        Clock::system(),
-        Arc::new(Sealer::random()),
-    );
+    kms.pool.add_ready(pairs.clone());
     let ctx = RequestContext::new(Scope::new("111122223333", "us-east-1"));
     let call = |op: Operation, body: String| {
         let out = rt.block_on(kms.call(&ctx, op, body.as_bytes())).unwrap();

@@ -45,7 +45,7 @@ pub fn parse_wrapping_key(pkcs8: &[u8]) -> Option<WrappingKey> {
 
 /// Does one private-key operation, so that aws-lc's one-time per-key set-up (Montgomery
 /// contexts, a blinding value) is done now, off the request path, and not by the first import.
-pub fn warm_up(key: &OaepPrivateDecryptingKey, public: OaepPublicEncryptingKey) {
+pub fn warm_up(key: &OaepPrivateDecryptingKey, public: &OaepPublicEncryptingKey) {
     let mut ct = vec![0u8; public.ciphertext_size()];
     let mut out = vec![0u8; key.min_output_size()];
     if let Ok(ct) = public.encrypt(&OAEP_SHA256_MGF1SHA256, b"warm-up", &mut ct, None) {

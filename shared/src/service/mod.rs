@@ -82,6 +82,23 @@ impl Kms {
         }
     }
 
+    /// A throwaway `Kms` for tests and benchmarks: the memory store, a fresh sealing secret
+    /// and an empty pool without refill threads (callers add ready keys; with `reuse`, it
+    /// hands recent keys out again instead of generating).
+    pub fn in_memory(clock: Clock, reuse: bool) -> Self {
+        let pool = WrappingKeyPool::new(&crate::pool::PoolConfig {
+            targets: [0, 0, 0],
+            refill_threads: 0,
+            reuse,
+        });
+        Self::new(
+            Arc::new(crate::store::memory::MemoryStore::new()),
+            pool,
+            clock,
+            Arc::new(Sealer::random()),
+        )
+    }
+
     pub fn with_rotation_delay(mut self, delay: Duration) -> Self {
         self.rotation_delay = delay;
         self
@@ -172,41 +189,21 @@ pub(crate) mod testkit {
 
     use super::*;
     use crate::clock::Timestamp;
-    use crate::pool::PoolConfig;
-    use crate::store::memory::MemoryStore;
 
     pub const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
     pub fn kms() -> Kms {
-        Kms::new(
-            Arc::new(MemoryStore::new()),
-            WrappingKeyPool::new(&PoolConfig {
-                targets: [0, 0, 0],
-                refill_threads: 0,
-                reuse: false,
-            }),
-            Clock::frozen_at(NOW),
-            Arc::new(Sealer::random()),
-        )
+        Kms::in_memory(Clock::frozen_at(NOW), false)
     }
 
     /// A `Kms` whose pool holds one key per spec and hands it out again (reuse mode), so tests
     /// that call GetParametersForImport many times do not generate keys.
     pub fn kms_with_warm_pool() -> Kms {
-        let pool = WrappingKeyPool::new(&PoolConfig {
-            targets: [0, 0, 0],
-            refill_threads: 0,
-            reuse: true,
-        });
-        pool.add_ready(
+        let kms = Kms::in_memory(Clock::frozen_at(NOW), true);
+        kms.pool.add_ready(
             crate::domain::spec::WrappingKeySpec::RSA.map(crate::pool::WrappingKeyPair::generate),
         );
-        Kms::new(
-            Arc::new(MemoryStore::new()),
-            pool,
-            Clock::frozen_at(NOW),
-            Arc::new(Sealer::random()),
-        )
+        kms
     }
 
     pub fn ctx() -> RequestContext {
