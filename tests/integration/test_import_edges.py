@@ -198,3 +198,22 @@ def test_asymmetric_use_edges(ep, tmp_path):
     assert refused(kms.derive_shared_secret, **args) == ("KMSInvalidStateException", f"{md['Arn']} is pending import.")
     imp.imp(e.material)
     assert kms.derive_shared_secret(**args)["SharedSecret"] == secret, "same secret after reimport"
+
+
+def test_what_the_mock_cannot_do_is_refused_plainly(ep):
+    """The Nitro Enclaves Recipient parameter, and keys the mock has no material for (ML-DSA),
+    answer UnsupportedOperationException rather than failing inside."""
+    kms = ep.client()
+    sym = kms.create_key()["KeyMetadata"]
+    recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": b"doc"}
+    assert refused(kms.generate_data_key, KeyId=sym["KeyId"], KeySpec="AES_256", Recipient=recipient) == (
+        "UnsupportedOperationException",
+        "Recipient (Nitro Enclaves attestation) is not supported by kms-import-mock.",
+    )
+    ct = kms.encrypt(KeyId=sym["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    assert refused(kms.decrypt, CiphertextBlob=ct, Recipient=recipient)[0] == "UnsupportedOperationException"
+    ml = kms.create_key(KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    assert refused(kms.sign, KeyId=ml["KeyId"], Message=b"m", SigningAlgorithm="ML_DSA_SHAKE_256") == (
+        "UnsupportedOperationException",
+        "kms-import-mock has no key material for ML_DSA_44 keys.",
+    )

@@ -87,6 +87,16 @@ impl Drop for Endpoint {
     }
 }
 
+async fn describe(kms: &Client, key_id: &str) -> aws_sdk_kms::types::KeyMetadata {
+    kms.describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+}
+
 fn oaep_wrap(public_spki: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let key =
         OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(public_spki).unwrap()).unwrap();
@@ -143,14 +153,7 @@ async fn symmetric_import_and_use_through_the_rust_sdk() {
     let material_id = imported.key_material_id().unwrap().to_string();
     assert_eq!(material_id.len(), 64);
 
-    let md = kms
-        .describe_key()
-        .key_id(&key_id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let md = describe(&kms, &key_id).await;
     assert_eq!(md.key_state(), Some(&KeyState::Enabled));
     assert_eq!(
         md.expiration_model(),
@@ -261,14 +264,7 @@ async fn symmetric_import_and_use_through_the_rust_sdk() {
         .await
         .unwrap();
     assert_eq!(deleted.key_material_id(), Some(material_id.as_str()));
-    let md = kms
-        .describe_key()
-        .key_id(&key_id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let md = describe(&kms, &key_id).await;
     assert_eq!(md.key_state(), Some(&KeyState::PendingImport));
 }
 
