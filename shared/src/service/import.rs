@@ -134,6 +134,8 @@ impl Kms {
         let key = &versioned.record;
         let arn = key.arn();
         let now = self.clock.now();
+        // Refused before the unwrap's RSA operation; `import_material` checks again on the
+        // record it changes.
         if key.state(now) == KeyState::PendingDeletion {
             return Err(state_error(&arn, KeyState::PendingDeletion));
         }
@@ -153,6 +155,7 @@ impl Kms {
                 "Input parameter keyMaterialId cannot be used with NEW_KEY_MATERIAL importType.",
             ));
         }
+        let expected_id = material_id(r.key_material_id.as_deref())?;
         let expiry = expiry(r.expiration_model, r.valid_to, now)?;
         let token = ImportToken::open(&self.sealer, &r.import_token.0, &arn, now)?;
 
@@ -175,7 +178,7 @@ impl Kms {
             sealed: self.seal_material(key, id, &canonical),
             expiry,
             import_type: r.import_type,
-            expected_id: material_id(r.key_material_id.as_deref())?,
+            expected_id,
             description: r.key_material_description,
         };
         self.change_key(&versioned, |k| k.import_material(import.clone(), now))

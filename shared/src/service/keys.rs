@@ -43,7 +43,7 @@ pub(super) struct KeyMetadataResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct KeyIdRequest {
-    key_id: String,
+    pub(super) key_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +88,7 @@ pub(super) struct ScheduleKeyDeletionResponse {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct KeyArnResponse {
-    key_id: String,
+    pub(super) key_id: String,
 }
 
 /// The key policy KMS attaches when CreateKey has none, in KMS's own formatting.

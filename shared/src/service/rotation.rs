@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::keys::{KeyArnResponse, KeyIdRequest};
 use super::marker;
 use super::resolve::Aliases;
 use super::usage::generate_material;
@@ -26,21 +27,9 @@ const DEFAULT_PERIOD_DAYS: u32 = 365;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(super) struct KeyIdRequest {
-    key_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
 pub(super) struct EnableKeyRotationRequest {
     key_id: String,
     rotation_period_in_days: Option<u32>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct KeyArnResponse {
-    key_id: String,
 }
 
 #[derive(Debug, Deserialize)]
