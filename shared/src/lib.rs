@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod domain;
 pub mod endpoint;
 pub mod error;
+pub mod policy;
 pub mod pool;
 pub mod protocol;
 pub mod service;

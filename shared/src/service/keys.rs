@@ -26,7 +26,6 @@ pub(super) struct CreateKeyRequest {
     key_spec: Option<KeySpec>,
     origin: Option<Origin>,
     custom_key_store_id: Option<String>,
-    #[allow(dead_code)]
     bypass_policy_lockout_safety_check: Option<bool>,
     #[serde(default)]
     tags: Vec<Tag>,
@@ -193,6 +192,7 @@ impl Kms {
     ) -> KmsResult<KeyMetadataResponse> {
         let (key_spec, key_usage, origin) = check_create(ctx, &r)?;
         let multi_region = r.multi_region.unwrap_or(false);
+        let explicit_policy = r.policy.is_some();
         let now = self.clock.now();
         let mut key = KeyRecord {
             key_id: new_key_id(multi_region),
@@ -211,6 +211,15 @@ impl Kms {
             on_demand_rotation: None,
             rotation_period_days: None,
         };
+        if explicit_policy {
+            super::policies::check_key_policy(
+                ctx,
+                &key.policy,
+                &key,
+                r.bypass_policy_lockout_safety_check.unwrap_or(false),
+                super::policies::real_now(),
+            )?;
+        }
         if origin == Origin::AwsKms {
             // KMS makes the material of its own keys; SM2 and ML-DSA keys get none here.
             if let Some(canonical) = generate_material(key_spec).await? {

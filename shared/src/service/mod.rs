@@ -9,6 +9,7 @@ mod keys;
 mod mac;
 mod marker;
 mod parameters;
+mod policies;
 mod resolve;
 mod rotation;
 mod signing;
@@ -26,11 +27,13 @@ use crate::crypto::seal::Sealer;
 use crate::crypto::unwrap::WrappingKeyCache;
 use crate::domain::arn::Scope;
 use crate::error::{ErrorCode, KmsError, KmsResult};
+use crate::policy::Caller;
 use crate::pool::WrappingKeyPool;
 use crate::protocol::operation::Operation;
 use crate::protocol::wire;
 use crate::store::KeyStore;
 
+pub use keys::default_key_policy;
 pub use resolve::KeyRef;
 
 /// How many parsed wrapping keys a process keeps (about 8 KB each for RSA_4096).
@@ -53,11 +56,29 @@ pub struct Kms {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
     pub scope: Scope,
+    /// The authenticated principal (the policy sidecar names it); the account's root when
+    /// requests reach the endpoint directly.
+    pub caller: Caller,
 }
 
 impl RequestContext {
+    /// A request from the root user of the scope's account.
     pub fn new(scope: Scope) -> Self {
-        Self { scope }
+        let caller = Caller::from_arn(&format!(
+            "arn:{}:iam::{}:root",
+            scope.partition(),
+            scope.account
+        ))
+        .expect("a scope's root ARN parses");
+        Self { scope, caller }
+    }
+
+    /// A request from `caller`, sent to `region`: keys it names by id live in its account.
+    pub fn for_caller(caller: Caller, region: &str) -> Self {
+        Self {
+            scope: Scope::new(caller.account.clone(), region),
+            caller,
+        }
     }
 }
 
@@ -148,11 +169,14 @@ impl Kms {
             O::GetParametersForImport => {
                 respond(self.get_parameters_for_import(ctx, req(body)?).await)
             }
+            O::GetKeyPolicy => respond(self.get_key_policy(ctx, req(body)?).await),
             O::GetPublicKey => respond(self.get_public_key(ctx, req(body)?).await),
             O::ImportKeyMaterial => respond(self.import_key_material(ctx, req(body)?).await),
             O::ListAliases => respond(self.list_aliases(ctx, req(body)?).await),
             O::ListKeyRotations => respond(self.list_key_rotations(ctx, req(body)?).await),
+            O::ListKeyPolicies => respond(self.list_key_policies(ctx, req(body)?).await),
             O::ListKeys => respond(self.list_keys(ctx, req(body)?).await),
+            O::PutKeyPolicy => respond(self.put_key_policy(ctx, req(body)?).await),
             O::RotateKeyOnDemand => respond(self.rotate_key_on_demand(ctx, req(body)?).await),
             O::ScheduleKeyDeletion => respond(self.schedule_key_deletion(ctx, req(body)?).await),
             O::Sign => respond(self.sign(ctx, req(body)?).await),
