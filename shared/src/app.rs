@@ -34,6 +34,27 @@ pub fn runtime(config: &Config) -> tokio::runtime::Runtime {
     builder.enable_all().build().expect("tokio runtime")
 }
 
+/// The store the configuration names (the SQLite file in the data folder is shared by every
+/// process using that folder: endpoint and sidecar alike).
+pub fn open_store(config: &Config) -> Result<Arc<dyn KeyStore>, String> {
+    Ok(match config.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Sqlite => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                format!(
+                    "cannot create KMS_MOCK_DATA {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+            let path = config.data_dir.join("store.sqlite3");
+            Arc::new(
+                SqliteStore::open(&path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+            )
+        }
+    })
+}
+
 impl App {
     /// Builds everything from the configuration; the error says what could not be opened.
     pub fn start(config: &Config) -> Result<Self, String> {
@@ -44,16 +65,7 @@ impl App {
                 config.data_dir.display()
             )
         })?;
-        let store: Arc<dyn KeyStore> = match config.store {
-            StoreKind::Memory => Arc::new(MemoryStore::new()),
-            StoreKind::Sqlite => {
-                let path = config.data_dir.join("store.sqlite3");
-                Arc::new(
-                    SqliteStore::open(&path)
-                        .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
-                )
-            }
-        };
+        let store = open_store(config)?;
         let secret = match config.token_secret {
             Some(s) => s,
             None => {

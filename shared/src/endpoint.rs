@@ -13,12 +13,17 @@ use serde::Deserialize;
 
 use crate::domain::arn::{Scope, is_valid_region};
 use crate::error::{ErrorCode, KmsError};
+use crate::policy::Caller;
 use crate::protocol::wire::{self, CONTENT_TYPE, TARGET_HEADER};
 use crate::service::{Kms, RequestContext};
 use crate::sigv4::CredentialScope;
 
 /// Paths of the mock's own pages.
 pub const MOCK_PREFIX: &str = "/_kms_mock/";
+
+/// Names the authenticated principal of a request the policy sidecar forwarded (the sidecar
+/// replaces any value a client sends). Without it, the caller is the configured account's root.
+pub const CALLER_HEADER: &str = "x-kms-mock-caller";
 
 #[derive(Clone)]
 pub struct Endpoint {
@@ -64,7 +69,14 @@ impl Endpoint {
             .or_else(from_query)
             .filter(|r| is_valid_region(r))
             .unwrap_or_else(|| self.default_scope.region.clone());
-        RequestContext::new(Scope::new(self.default_scope.account.clone(), region))
+        let caller = headers
+            .get(CALLER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Caller::from_arn);
+        match caller {
+            Some(c) => RequestContext::for_caller(c, &region),
+            None => RequestContext::new(Scope::new(self.default_scope.account.clone(), region)),
+        }
     }
 
     async fn kms_call(&self, req: &Request<Bytes>) -> Response<Bytes> {

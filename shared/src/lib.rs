@@ -12,6 +12,7 @@ pub mod policy;
 pub mod pool;
 pub mod protocol;
 pub mod service;
+pub mod sidecar;
 pub mod sigv4;
 pub mod store;
 pub mod token;

@@ -42,7 +42,6 @@ impl<'a> CredentialScope<'a> {
     }
 }
 
-
 /// A credential the verifier knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secret<'a> {
@@ -113,7 +112,10 @@ fn decode(s: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+            && let Ok(b) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
         {
             out.push(b);
             i += 3;
@@ -183,9 +185,9 @@ impl<'a> Signature<'a> {
             ));
         }
         let amz_date = required("X-Amz-Date")?;
-        required("X-Amz-Expires")?.parse::<u32>().map_err(|_| {
-            incomplete("X-Amz-Expires must be a whole number of seconds.".into())
-        })?;
+        required("X-Amz-Expires")?
+            .parse::<u32>()
+            .map_err(|_| incomplete("X-Amz-Expires must be a whole number of seconds.".into()))?;
         let sig = Signature {
             credential: required("X-Amz-Credential")?,
             signed_headers: required("X-Amz-SignedHeaders")?
@@ -233,7 +235,10 @@ impl<'a> Signature<'a> {
             );
         }
         if !missing.is_empty() {
-            return Err(incomplete(format!("{} Authorization={auth}", missing.join(" "))));
+            return Err(incomplete(format!(
+                "{} Authorization={auth}",
+                missing.join(" ")
+            )));
         }
         Ok(Signature {
             credential: credential.expect("checked"),
@@ -438,7 +443,9 @@ pub fn sign_for_tests(
     let mut names: Vec<String> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
     names.sort();
     names.dedup();
-    let amz_date = header(req.headers, "x-amz-date").unwrap_or_default().to_string();
+    let amz_date = header(req.headers, "x-amz-date")
+        .unwrap_or_default()
+        .to_string();
     let date = amz_date[..8.min(amz_date.len())].to_string();
     let sig = Signature {
         credential: String::new(),
@@ -468,13 +475,17 @@ mod tests {
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     // Signed by botocore 1.43 (SigV4Auth, kms, us-east-1) at 2026-11-24T06:53:51Z.
-    const BOTOCORE_SIGNATURE: &str = "0ced9aee5e9186be05c3b7b930e80d1aeaf2f099e25f535ed0778b51d00c6cb3";
+    const BOTOCORE_SIGNATURE: &str =
+        "0ced9aee5e9186be05c3b7b930e80d1aeaf2f099e25f535ed0778b51d00c6cb3";
     const BODY: &[u8] = br#"{"KeyId":"alias/x"}"#;
     const SIGNED_AT: i64 = 1_795_503_231;
 
     fn headers(signature: &str, date: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
+        h.insert(
+            "content-type",
+            "application/x-amz-json-1.1".parse().unwrap(),
+        );
         h.insert("x-amz-target", "TrentService.DescribeKey".parse().unwrap());
         h.insert("host", "127.0.0.1:4599".parse().unwrap());
         h.insert("x-amz-date", date.parse().unwrap());
@@ -526,10 +537,16 @@ mod tests {
         let good = headers(BOTOCORE_SIGNATURE, "20261124T065351Z");
         let code = |r: Result<Verified, KmsError>| r.unwrap_err().code;
         // A changed body byte, header, or signature.
-        assert_eq!(code(check(&good, br#"{"KeyId":"alias/y"}"#, SIGNED_AT)), ErrorCode::InvalidSignature);
+        assert_eq!(
+            code(check(&good, br#"{"KeyId":"alias/y"}"#, SIGNED_AT)),
+            ErrorCode::InvalidSignature
+        );
         let mut h = good.clone();
         h.insert("x-amz-target", "TrentService.DeleteKey".parse().unwrap());
-        assert_eq!(code(check(&h, BODY, SIGNED_AT)), ErrorCode::InvalidSignature);
+        assert_eq!(
+            code(check(&h, BODY, SIGNED_AT)),
+            ErrorCode::InvalidSignature
+        );
         let mut flipped = BOTOCORE_SIGNATURE.to_string();
         flipped.replace_range(0..1, "1");
         let e = check(&headers(&flipped, "20261124T065351Z"), BODY, SIGNED_AT).unwrap_err();
@@ -544,7 +561,10 @@ mod tests {
             "authorization",
             format!("AWS4-HMAC-SHA256 Credential=AKIDOTHER/20261124/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature={BOTOCORE_SIGNATURE}").parse().unwrap(),
         );
-        assert_eq!(check(&h, BODY, SIGNED_AT).unwrap_err(), unrecognized_client());
+        assert_eq!(
+            check(&h, BODY, SIGNED_AT).unwrap_err(),
+            unrecognized_client()
+        );
     }
 
     #[test]
@@ -555,12 +575,16 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidSignature);
         assert_eq!(
             e.message(),
-            Some("Signature expired: 20261124T065351Z is now earlier than 20261124T065352Z (20261124T065852Z - 5 min.)")
+            Some(
+                "Signature expired: 20261124T065351Z is now earlier than 20261124T065352Z (20261124T065852Z - 5 min.)"
+            )
         );
         let e = check(&h, BODY, SIGNED_AT - 301).unwrap_err();
         assert_eq!(
             e.message(),
-            Some("Signature not yet current: 20261124T065351Z is still later than 20261124T065350Z (20261124T064850Z + 5 min.)")
+            Some(
+                "Signature not yet current: 20261124T065351Z is still later than 20261124T065350Z (20261124T064850Z + 5 min.)"
+            )
         );
     }
 
@@ -570,7 +594,12 @@ mod tests {
         assert_eq!(e.code, ErrorCode::MissingAuthenticationToken);
         assert_eq!(e.message(), Some("Missing Authentication Token"));
         let mut h = HeaderMap::new();
-        h.insert("authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/kms/aws4_request".parse().unwrap());
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/kms/aws4_request"
+                .parse()
+                .unwrap(),
+        );
         let e = check(&h, BODY, SIGNED_AT).unwrap_err();
         assert_eq!(e.code, ErrorCode::IncompleteSignature);
         assert!(e.message().unwrap().starts_with("Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter."), "{e:?}");
@@ -582,14 +611,42 @@ mod tests {
         h.insert("host", "localhost".parse().unwrap());
         h.insert("x-amz-date", "20261124T065351Z".parse().unwrap());
         h.insert("x-amz-security-token", "tok".parse().unwrap());
-        let req = SignedRequest { method: "POST", path: "/", query: None, headers: &h, body: BODY };
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &h,
+            body: BODY,
+        };
         let auth = sign_for_tests(&req, "ASIA1", "s", "eu-west-1");
         h.insert("authorization", auth.parse().unwrap());
-        let req = SignedRequest { method: "POST", path: "/", query: None, headers: &h, body: BODY };
-        let with = |token| move |k: &str| (k == "ASIA1").then_some(Secret { secret_access_key: "s", session_token: token });
-        assert_eq!(verify(&req, SIGNED_AT, with(Some("tok"))).unwrap().region, "eu-west-1");
-        assert_eq!(verify(&req, SIGNED_AT, with(Some("other"))).unwrap_err(), unrecognized_client());
-        assert_eq!(verify(&req, SIGNED_AT, with(None)).unwrap_err(), unrecognized_client());
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &h,
+            body: BODY,
+        };
+        let with = |token| {
+            move |k: &str| {
+                (k == "ASIA1").then_some(Secret {
+                    secret_access_key: "s",
+                    session_token: token,
+                })
+            }
+        };
+        assert_eq!(
+            verify(&req, SIGNED_AT, with(Some("tok"))).unwrap().region,
+            "eu-west-1"
+        );
+        assert_eq!(
+            verify(&req, SIGNED_AT, with(Some("other"))).unwrap_err(),
+            unrecognized_client()
+        );
+        assert_eq!(
+            verify(&req, SIGNED_AT, with(None)).unwrap_err(),
+            unrecognized_client()
+        );
     }
 
     #[test]

@@ -20,6 +20,18 @@ use shared::{ErrorCode, KmsError};
 const MAX_BODY: usize = 1 << 20;
 
 fn main() {
+    // Behind the policy sidecar's Lambda extension: fetch invocations through its Runtime API
+    // proxy. Wrapper scripts do not run on provided.al2023, so the function redirects itself,
+    // before any thread starts.
+    if let Some(proxy) = std::env::var("KMS_POLICY_PROXY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            // SAFETY: single-threaded here; nothing else reads the environment concurrently.
+            unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy.trim()) };
+        }
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -34,7 +34,7 @@ use crate::protocol::wire;
 use crate::store::KeyStore;
 
 pub use keys::default_key_policy;
-pub use resolve::KeyRef;
+pub use resolve::{Aliases, KeyRef, resolve_key};
 
 /// How many parsed wrapping keys a process keeps (about 8 KB each for RSA_4096).
 const WRAPPING_KEY_CACHE: usize = 256;

@@ -3,10 +3,11 @@
 //! AWS's NotFoundException / InvalidArnException.
 
 use super::{Kms, RequestContext};
+use crate::clock::Timestamp;
 use crate::domain::arn::{Arn, Scope, partition_of};
 use crate::domain::key::KeyRecord;
 use crate::error::{ErrorCode, KmsError, KmsResult};
-use crate::store::Versioned;
+use crate::store::{KeyStore, Versioned};
 
 /// Whether an operation accepts aliases in its `KeyId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,53 +85,75 @@ impl Kms {
         input: &str,
         aliases: Aliases,
     ) -> KmsResult<Versioned<KeyRecord>> {
-        let (scope, key_id) = match KeyRef::parse(input)? {
-            KeyRef::KeyId(id) => {
-                if !is_key_id(&id) {
-                    return Err(KmsError::not_found(format!("Invalid keyId '{id}'")));
-                }
-                (ctx.scope.clone(), id)
-            }
-            KeyRef::KeyArn { scope, key_id } => {
-                if scope.region != ctx.scope.region {
-                    return Err(invalid_arn(input));
-                }
-                (scope, key_id)
-            }
-            KeyRef::AliasName(name)
-            | KeyRef::AliasArn {
-                alias_name: name, ..
-            } if aliases == Aliases::Refused => {
-                return Err(not_found_alias(&ctx.scope.alias_arn(&name)));
-            }
-            KeyRef::AliasName(name) => self.alias_target(&ctx.scope, &name).await?,
-            KeyRef::AliasArn { scope, alias_name } => {
-                if scope.region != ctx.scope.region {
-                    return Err(invalid_arn(input));
-                }
-                self.alias_target(&scope, &alias_name).await?
-            }
-        };
-        let now = self.clock.now();
-        match self.store.get_key(&scope, &key_id).await? {
-            Some(mut v) if !v.record.is_deleted(now) => {
-                v.record.settle(now);
-                Ok(v)
-            }
-            Some(v) => {
-                // The waiting period is over: the key is gone. Purge it (best effort).
-                let _ = self.store.remove_key(&scope, &key_id, v.version).await;
-                Err(not_found_key(&scope.key_arn(&key_id)))
-            }
-            None => Err(not_found_key(&scope.key_arn(&key_id))),
-        }
+        resolve_key(
+            self.store.as_ref(),
+            self.clock.now(),
+            &ctx.scope,
+            input,
+            aliases,
+        )
+        .await
     }
+}
 
-    async fn alias_target(&self, scope: &Scope, alias_name: &str) -> KmsResult<(Scope, String)> {
-        match self.store.get_alias(scope, alias_name).await? {
-            Some(a) => Ok((scope.clone(), a.target_key_id)),
-            None => Err(not_found_alias(&scope.alias_arn(alias_name))),
+/// The key a `KeyId` parameter names for a caller in `caller_scope`, as `store` holds it at
+/// `now`. The endpoint and the policy sidecar both resolve keys through this.
+pub async fn resolve_key(
+    store: &dyn KeyStore,
+    now: Timestamp,
+    caller_scope: &Scope,
+    input: &str,
+    aliases: Aliases,
+) -> KmsResult<Versioned<KeyRecord>> {
+    let (scope, key_id) = match KeyRef::parse(input)? {
+        KeyRef::KeyId(id) => {
+            if !is_key_id(&id) {
+                return Err(KmsError::not_found(format!("Invalid keyId '{id}'")));
+            }
+            (caller_scope.clone(), id)
         }
+        KeyRef::KeyArn { scope, key_id } => {
+            if scope.region != caller_scope.region {
+                return Err(invalid_arn(input));
+            }
+            (scope, key_id)
+        }
+        KeyRef::AliasName(name)
+        | KeyRef::AliasArn {
+            alias_name: name, ..
+        } if aliases == Aliases::Refused => {
+            return Err(not_found_alias(&caller_scope.alias_arn(&name)));
+        }
+        KeyRef::AliasName(name) => alias_target(store, caller_scope, &name).await?,
+        KeyRef::AliasArn { scope, alias_name } => {
+            if scope.region != caller_scope.region {
+                return Err(invalid_arn(input));
+            }
+            alias_target(store, &scope, &alias_name).await?
+        }
+    };
+    match store.get_key(&scope, &key_id).await? {
+        Some(mut v) if !v.record.is_deleted(now) => {
+            v.record.settle(now);
+            Ok(v)
+        }
+        Some(v) => {
+            // The waiting period is over: the key is gone. Purge it (best effort).
+            let _ = store.remove_key(&scope, &key_id, v.version).await;
+            Err(not_found_key(&scope.key_arn(&key_id)))
+        }
+        None => Err(not_found_key(&scope.key_arn(&key_id))),
+    }
+}
+
+async fn alias_target(
+    store: &dyn KeyStore,
+    scope: &Scope,
+    alias_name: &str,
+) -> KmsResult<(Scope, String)> {
+    match store.get_alias(scope, alias_name).await? {
+        Some(a) => Ok((scope.clone(), a.target_key_id)),
+        None => Err(not_found_alias(&scope.alias_arn(alias_name))),
     }
 }
 

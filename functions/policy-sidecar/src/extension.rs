@@ -1,0 +1,350 @@
+//! Lambda extension mode: register with the Extensions API, then serve a Runtime API proxy.
+//! The function fetches its next invocation through the proxy; each API Gateway / Function URL
+//! event is checked first, and a refused one is answered by the extension itself (an HTTP
+//! response with the KMS error, status 400) so the function never sees it.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use shared::endpoint::CALLER_HEADER;
+use shared::protocol::wire::CONTENT_TYPE;
+use shared::sidecar::{Checked, Sidecar, Verdict};
+
+use crate::forward::{self, HttpClient};
+
+const DEFAULT_PROXY_LISTEN: &str = "127.0.0.1:9009";
+const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+
+struct RuntimeProxy {
+    sidecar: Arc<Sidecar>,
+    client: HttpClient,
+    /// `http://host:port[/prefix]` of the real Runtime API.
+    base: String,
+    /// Checked invocations awaiting the function's response, by request id.
+    pending: Mutex<HashMap<String, Checked>>,
+}
+
+/// `127.0.0.1:9001` (Lambda) or `http://127.0.0.1:9000/.rt` (cargo lambda) as a base URL.
+fn base_url(api: &str) -> String {
+    let api = api.trim().trim_end_matches('/');
+    if api.starts_with("http://") {
+        api.to_string()
+    } else {
+        format!("http://{api}")
+    }
+}
+
+pub async fn run(sidecar: Arc<Sidecar>, api: &str) -> Result<(), String> {
+    let base = base_url(api);
+    let client = forward::client();
+    let name = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "policy-sidecar".into());
+    let register = http::Request::post(format!("{base}/2020-01-01/extension/register"))
+        .header("Lambda-Extension-Name", &name)
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(br#"{"events":["INVOKE","SHUTDOWN"]}"#))
+        .expect("register request");
+    let resp = forward::send(&client, register).await?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "extension registration refused: {} {}",
+            resp.status(),
+            String::from_utf8_lossy(resp.body())
+        ));
+    }
+    let id = resp
+        .headers()
+        .get("lambda-extension-identifier")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no Lambda-Extension-Identifier in the registration response")?
+        .to_string();
+
+    let listen = std::env::var("KMS_POLICY_PROXY_LISTEN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_PROXY_LISTEN.into());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on KMS_POLICY_PROXY_LISTEN={listen}: {e}"))?;
+    tracing::info!(runtime_api = %base, proxy = %listen, extension = %name, "policy sidecar registered as a Lambda extension");
+    let proxy = Arc::new(RuntimeProxy {
+        sidecar,
+        client: client.clone(),
+        base: base.clone(),
+        pending: Mutex::new(HashMap::new()),
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let proxy = proxy.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(proxy.clone(), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+
+    // The extension's own event loop: it only has to keep asking, until SHUTDOWN.
+    loop {
+        let next = http::Request::get(format!("{base}/2020-01-01/extension/event/next"))
+            .header("Lambda-Extension-Identifier", &id)
+            .body(Bytes::new())
+            .expect("next request");
+        let resp = forward::send(&client, next).await?;
+        let event: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+        if event["eventType"] == "SHUTDOWN" {
+            tracing::info!("shutdown");
+            return Ok(());
+        }
+        if !resp.status().is_success() {
+            return Err(format!("extension event/next failed: {}", resp.status()));
+        }
+    }
+}
+
+async fn handle(
+    proxy: Arc<RuntimeProxy>,
+    req: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = forward::collect(body).await.unwrap_or_default();
+    let response = if parts.method == http::Method::GET && parts.uri.path() == NEXT {
+        proxy.next_invocation().await
+    } else {
+        proxy.pass(parts, body).await
+    };
+    Ok(response
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "runtime API proxy");
+            http::Response::builder()
+                .status(502)
+                .body(Bytes::from(e))
+                .expect("response")
+        })
+        .map(Full::new))
+}
+
+impl RuntimeProxy {
+    /// Forwards a Runtime API call unchanged; a function's response completes the audit
+    /// record of its invocation.
+    async fn pass(
+        &self,
+        mut parts: http::request::Parts,
+        body: Bytes,
+    ) -> Result<http::Response<Bytes>, String> {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let finished = path
+            .strip_prefix("/2018-06-01/runtime/invocation/")
+            .and_then(|rest| {
+                rest.strip_suffix("/response")
+                    .or_else(|| rest.strip_suffix("/error"))
+            })
+            .and_then(|id| self.pending.lock().expect("pending").remove(id));
+        parts.uri = format!("{}{path}", self.base)
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        parts.headers.remove(http::header::HOST);
+        let result =
+            forward::send(&self.client, http::Request::from_parts(parts, body.clone())).await;
+        if let Some(checked) = finished {
+            let (status, out) = http_response_of(&body);
+            self.sidecar.finish(checked, status, &out);
+        }
+        result
+    }
+
+    /// Hands the function its next invocation that passes the checks, answering refused ones.
+    async fn next_invocation(&self) -> Result<http::Response<Bytes>, String> {
+        loop {
+            let next = http::Request::get(format!("{}{NEXT}", self.base))
+                .body(Bytes::new())
+                .expect("next request");
+            let resp = forward::send(&self.client, next).await?;
+            if !resp.status().is_success() {
+                return Ok(resp);
+            }
+            let Some(id) = resp
+                .headers()
+                .get("lambda-runtime-aws-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+            else {
+                return Ok(resp);
+            };
+            let Ok(mut event) = serde_json::from_slice::<Value>(resp.body()) else {
+                return Ok(resp);
+            };
+            let Some((request, source_ip)) = http_request_of(&event) else {
+                // Not an HTTP event (a direct invocation): not the sidecar's to check.
+                return Ok(resp);
+            };
+            let checked = self.sidecar.check(&request, source_ip).await;
+            match &checked.verdict {
+                Verdict::Refuse(e) => {
+                    let status = e.code.http_status();
+                    let body = e.to_body();
+                    let answer = json!({
+                        "statusCode": status,
+                        "headers": {"content-type": CONTENT_TYPE},
+                        "body": String::from_utf8_lossy(&body),
+                        "isBase64Encoded": false,
+                    });
+                    let post = http::Request::post(format!(
+                        "{}/2018-06-01/runtime/invocation/{id}/response",
+                        self.base
+                    ))
+                    .header("content-type", "application/json")
+                    .body(Bytes::from(answer.to_string()))
+                    .expect("response request");
+                    forward::send(&self.client, post).await?;
+                    self.sidecar.finish(checked, status, &body);
+                }
+                Verdict::Forward { caller } => {
+                    set_event_caller(&mut event, caller.as_ref().and_then(|c| c.to_str().ok()));
+                    self.pending.lock().expect("pending").insert(id, checked);
+                    let (mut parts, _) = resp.into_parts();
+                    let body = Bytes::from(event.to_string());
+                    parts.headers.remove(http::header::CONTENT_LENGTH);
+                    parts.headers.remove(http::header::TRANSFER_ENCODING);
+                    return Ok(http::Response::from_parts(parts, body));
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP request inside an API Gateway (payload 1.0 or 2.0) or Function URL event.
+fn http_request_of(event: &Value) -> Option<(http::Request<Bytes>, Option<IpAddr>)> {
+    let method = event
+        .pointer("/requestContext/http/method")
+        .or_else(|| event.get("httpMethod"))?
+        .as_str()?;
+    let path = event
+        .get("rawPath")
+        .or_else(|| event.get("path"))
+        .and_then(Value::as_str)
+        .unwrap_or("/");
+    let query = event
+        .get("rawQueryString")
+        .and_then(Value::as_str)
+        .filter(|q| !q.is_empty());
+    let uri = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    if let Some(Value::Object(headers)) = event.get("headers") {
+        for (k, v) in headers {
+            if let Some(v) = v.as_str() {
+                builder = builder.header(k.as_str(), v);
+            }
+        }
+    }
+    let text = event.get("body").and_then(Value::as_str).unwrap_or("");
+    let body = if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    let source_ip = event
+        .pointer("/requestContext/http/sourceIp")
+        .or_else(|| event.pointer("/requestContext/identity/sourceIp"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok());
+    Some((builder.body(Bytes::from(body)).ok()?, source_ip))
+}
+
+/// Names the caller in the event's headers, dropping any value the client sent.
+fn set_event_caller(event: &mut Value, caller: Option<&str>) {
+    for member in ["headers", "multiValueHeaders"] {
+        if let Some(Value::Object(h)) = event.get_mut(member) {
+            h.retain(|k, _| !k.eq_ignore_ascii_case(CALLER_HEADER));
+            if let Some(c) = caller {
+                let v = if member == "headers" {
+                    json!(c)
+                } else {
+                    json!([c])
+                };
+                h.insert(CALLER_HEADER.to_string(), v);
+            }
+        }
+    }
+}
+
+/// Status and body of the function's HTTP response (an API Gateway response object).
+fn http_response_of(payload: &[u8]) -> (u16, Vec<u8>) {
+    let Ok(v) = serde_json::from_slice::<Value>(payload) else {
+        return (502, Vec::new());
+    };
+    let status = v["statusCode"].as_u64().unwrap_or(200) as u16;
+    let text = v["body"].as_str().unwrap_or("");
+    let body = if v["isBase64Encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap_or_default()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    (status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_become_requests() {
+        let event = json!({
+            "version": "2.0", "rawPath": "/", "rawQueryString": "",
+            "headers": {"x-amz-target": "TrentService.ListKeys", "x-kms-mock-caller": "arn:aws:iam::999999999999:root"},
+            "requestContext": {"http": {"method": "POST", "sourceIp": "10.1.2.3"}},
+            "body": "e30=", "isBase64Encoded": true
+        });
+        let (req, ip) = http_request_of(&event).unwrap();
+        assert_eq!(req.method(), "POST");
+        assert_eq!(req.headers()["x-amz-target"], "TrentService.ListKeys");
+        assert_eq!(&req.body()[..], b"{}");
+        assert_eq!(ip, Some("10.1.2.3".parse().unwrap()));
+        let mut e = event.clone();
+        set_event_caller(&mut e, Some("arn:aws:iam::111122223333:user/alice"));
+        assert_eq!(
+            e["headers"]["x-kms-mock-caller"],
+            "arn:aws:iam::111122223333:user/alice"
+        );
+        set_event_caller(&mut e, None);
+        assert!(e["headers"].get("x-kms-mock-caller").is_none());
+        assert!(http_request_of(&json!({"KeyId": "x"})).is_none());
+        assert_eq!(base_url("127.0.0.1:9001"), "http://127.0.0.1:9001");
+        assert_eq!(
+            base_url("http://127.0.0.1:9000/.rt/"),
+            "http://127.0.0.1:9000/.rt"
+        );
+        assert_eq!(
+            http_response_of(br#"{"statusCode":400,"body":"{}","isBase64Encoded":false}"#),
+            (400, b"{}".to_vec())
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! The policy-enforcement sidecar. Two ways to run, one decision code (`shared::sidecar`):
+//!
+//! - **Local proxy** (no `AWS_LAMBDA_RUNTIME_API`): listens on `KMS_MOCK_LISTEN`, the address
+//!   clients use, and forwards allowed requests to the endpoint. It starts `kms-api` (the
+//!   binary beside its own) on a loopback port, unless `KMS_MOCK_UPSTREAM` names a running one.
+//! - **Lambda extension** (`AWS_LAMBDA_RUNTIME_API` set, installed in `/opt/extensions/`):
+//!   registers with the Extensions API and serves a Runtime API proxy on
+//!   `KMS_POLICY_PROXY_LISTEN` (127.0.0.1:9009); the function points itself at it
+//!   (`KMS_POLICY_PROXY`), and each invocation event is checked before the function sees it.
+
+mod extension;
+mod forward;
+mod proxy;
+
+use std::sync::Arc;
+
+use shared::config::{Config, StoreKind};
+use shared::sidecar::Sidecar;
+use shared::sidecar::config::SidecarConfig;
+
+fn main() {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => fail(&e.to_string()),
+    };
+    config.init_logging();
+    let lambda = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
+    if lambda.is_none()
+        && config.store == StoreKind::Memory
+        && std::env::var_os("KMS_MOCK_UPSTREAM").is_none()
+    {
+        fail(
+            "KMS_MOCK_STORE=memory cannot be shared between the sidecar and the endpoint; use sqlite",
+        );
+    }
+    let sidecar_config =
+        SidecarConfig::load(|k| std::env::var(k).ok(), &config.account, &config.region)
+            .unwrap_or_else(|e| fail(&e));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(async move {
+        let store = shared::app::open_store(&config).unwrap_or_else(|e| fail(&e));
+        let sidecar = Arc::new(Sidecar::new(sidecar_config, store));
+        let result = match lambda {
+            Some(api) => extension::run(sidecar, &api).await,
+            None => proxy::run(sidecar, &config).await,
+        };
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("policy-sidecar: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("policy-sidecar: {message}");
+    std::process::exit(2);
+}

@@ -1,0 +1,180 @@
+//! Local reverse proxy: the sidecar on the public address, the endpoint behind it on loopback.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shared::config::Config;
+use shared::endpoint::error_response;
+use shared::sidecar::{Sidecar, Verdict, set_caller};
+use shared::{ErrorCode, KmsError};
+
+use crate::forward::{self, HttpClient};
+
+struct Proxy {
+    sidecar: Arc<Sidecar>,
+    client: HttpClient,
+    upstream: String,
+}
+
+pub async fn run(sidecar: Arc<Sidecar>, config: &Config) -> Result<(), String> {
+    let (upstream, mut child) = match std::env::var("KMS_MOCK_UPSTREAM") {
+        Ok(u) if !u.trim().is_empty() => (u.trim().to_string(), None),
+        _ => {
+            let (addr, child) = start_endpoint()?;
+            (addr, Some(child))
+        }
+    };
+    let result = serve(sidecar, config, upstream).await;
+    if let Some(c) = child.as_mut() {
+        stop(c);
+    }
+    result
+}
+
+/// Starts `kms-api` from the sidecar's own folder on a free loopback port and waits until it
+/// answers. It inherits the environment (data folder, account, pools) and dies with the sidecar.
+fn start_endpoint() -> Result<(String, Child), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    let endpoint = exe.with_file_name("kms-api");
+    let port = StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free loopback port: {e}"))?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(&endpoint);
+    cmd.env("KMS_MOCK_LISTEN", &addr);
+    #[cfg(target_os = "linux")]
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        // The endpoint must not outlive the sidecar (a killed sidecar cannot clean up).
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "cannot start {}: {e} (build it: cargo build -p kms-api)",
+            endpoint.display()
+        )
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("kms-api exited at start: {status}"));
+        }
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Ok((addr, child));
+        }
+        if Instant::now() > deadline {
+            stop(&mut child);
+            return Err("kms-api did not start listening within 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stop(child: &mut Child) {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let _ = child.wait();
+}
+
+async fn serve(sidecar: Arc<Sidecar>, config: &Config, upstream: String) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on KMS_MOCK_LISTEN={}: {e}", config.listen))?;
+    tracing::info!(
+        address = %format!("http://{}", config.listen),
+        endpoint = %upstream,
+        signatures = sidecar.config.verify_signatures,
+        quotas = sidecar.config.quotas.enabled(),
+        "kms-import-mock policy sidecar listening"
+    );
+    let proxy = Arc::new(Proxy {
+        sidecar,
+        client: forward::client(),
+        upstream,
+    });
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(proxy.clone(), peer, req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    Ok(())
+}
+
+async fn handle(
+    proxy: Arc<Proxy>,
+    peer: SocketAddr,
+    req: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let Some(body) = forward::collect(body).await else {
+        return Ok(error_response(&KmsError::new(
+            ErrorCode::Serialization,
+            "The request body could not be read.",
+        ))
+        .map(Full::new));
+    };
+    let req = http::Request::from_parts(parts, body);
+    let checked = proxy.sidecar.check(&req, Some(peer.ip())).await;
+    let response = match &checked.verdict {
+        Verdict::Refuse(e) => error_response(e),
+        Verdict::Forward { caller } => {
+            let (mut parts, body) = req.into_parts();
+            set_caller(&mut parts.headers, caller.clone());
+            let path = parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string();
+            parts.uri = format!("http://{}{path}", proxy.upstream)
+                .parse()
+                .expect("valid upstream URI");
+            match forward::send(&proxy.client, http::Request::from_parts(parts, body)).await {
+                Ok(r) => r,
+                Err(e) => error_response(&KmsError::internal(e)),
+            }
+        }
+    };
+    proxy
+        .sidecar
+        .finish(checked, response.status().as_u16(), response.body());
+    Ok(response.map(Full::new))
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
