@@ -207,8 +207,10 @@ impl RuntimeProxy {
                     let answer = json!({
                         "statusCode": status,
                         "headers": {"content-type": CONTENT_TYPE},
+                        "multiValueHeaders": {"content-type": [CONTENT_TYPE]},
                         "body": String::from_utf8_lossy(&body),
                         "isBase64Encoded": false,
+                        "cookies": [],
                     });
                     let post = http::Request::post(format!(
                         "{}/2018-06-01/runtime/invocation/{id}/response",
