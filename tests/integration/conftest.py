@@ -140,6 +140,10 @@ class Endpoint:
             return e.code, dict(e.headers), e.read()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stack_env(env): environment of the sidecar stack a test starts")
+
+
 @pytest.fixture
 def data_dir():
     d = Path(tempfile.mkdtemp(prefix="kms-mock-it-"))

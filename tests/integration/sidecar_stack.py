@@ -90,7 +90,7 @@ class Stack:
             aws_access_key_id=key,
             aws_secret_access_key=secret,
             aws_session_token=token,
-            config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
+            config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}),
         )
 
     def audit(self) -> list[dict]:
