@@ -378,7 +378,36 @@ pub fn verify<'s>(
     Err(invalid_signature())
 }
 
+/// The derived key changes once a day per secret, region and service: derive it once (four
+/// HMACs) per thread and reuse it.
 fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static KEYS: RefCell<HashMap<(String, String, String, String), hmac::Key>> =
+            RefCell::new(HashMap::new());
+    }
+    let id = (
+        secret.to_string(),
+        date.to_string(),
+        region.to_string(),
+        service.to_string(),
+    );
+    if let Some(k) = KEYS.with(|m| m.borrow().get(&id).cloned()) {
+        return k;
+    }
+    let key = derive_signing_key(secret, date, region, service);
+    KEYS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 64 {
+            m.clear();
+        }
+        m.insert(id, key.clone());
+    });
+    key
+}
+
+fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
     let mac = |key: &[u8], data: &str| {
         hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
     };

@@ -26,11 +26,10 @@ fn main() {
     if let Some(proxy) = std::env::var("KMS_POLICY_PROXY")
         .ok()
         .filter(|v| !v.trim().is_empty())
+        && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
     {
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            // SAFETY: single-threaded here; nothing else reads the environment concurrently.
-            unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy.trim()) };
-        }
+        // SAFETY: single-threaded here; nothing else reads the environment concurrently.
+        unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy.trim()) };
     }
     let config = match Config::from_env() {
         Ok(c) => c,

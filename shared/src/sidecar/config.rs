@@ -196,7 +196,7 @@ impl SidecarConfig {
                     known.join(", ")
                 ));
             }
-            if !(*rate > 0.0) {
+            if rate.is_nan() || *rate <= 0.0 {
                 return Err(format!("quota {name}: rate must be above 0"));
             }
         }

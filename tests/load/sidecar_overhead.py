@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""What the policy sidecar costs: GetParametersForImport through the sidecar (SigV4 check,
+quota and fault checks, key policy evaluation, forwarding) against the endpoint alone, in the
+same run, with wrk over loopback.
+
+Both serve the same data folder: one `kms-api` (pool in reuse mode, so key generation never
+runs during the measurement) and one `policy-sidecar` forwarding to it (KMS_MOCK_UPSTREAM).
+Every request is signed by botocore; wrk replays it (a signature stays valid for 5 minutes).
+
+Usage: python3 tests/load/sidecar_overhead.py [--duration 10s] [--connections 4]
+Needs: wrk, cargo build --release -p kms-api -p policy-sidecar
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+
+from gpfi_load import free_port, to_ms
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE = ROOT / "target" / "release"
+
+
+def start(binary: str, env: dict, port: int) -> subprocess.Popen:
+    p = subprocess.Popen([str(RELEASE / binary)], env={**os.environ, "KMS_MOCK_LOG": "warn", **env},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_kms_mock/health", timeout=1)
+            return p
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{binary} did not start")
+
+
+def signed_headers(url: str, body: str) -> dict:
+    req = botocore.awsrequest.AWSRequest(method="POST", url=url, data=body.encode(), headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.GetParametersForImport"})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "kms", "us-east-1").add_auth(req)
+    return dict(req.prepare().headers)
+
+
+def wrk(url: str, body: str, headers: dict, connections: int, duration: str) -> dict:
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write('wrk.method = "POST"\n' + f"wrk.body = '{body}'\n")
+    for k, v in headers.items():
+        if k.lower() not in ("content-length", "host"):
+            script.write(f'wrk.headers["{k}"] = "{v}"\n')
+    script.close()
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url + "/"],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors under load:\n{out}")
+    import re
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    return {"p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", default="10s")
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--spec", default="RSA_2048")
+    args = ap.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="kms-sidecar-load-")) / "data"
+    ep_port, sc_port = free_port(), free_port()
+    common = {"KMS_MOCK_DATA": str(data), "KMS_MOCK_POOL_REUSE": "true", "KMS_MOCK_POOL_FILE": "off"}
+    endpoint = start("kms-api", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{ep_port}"}, ep_port)
+    sidecar = start("policy-sidecar", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{sc_port}",
+                                       "KMS_MOCK_UPSTREAM": f"127.0.0.1:{ep_port}"}, sc_port)
+    try:
+        time.sleep(3)  # let the reuse pool get its keys
+        ep_url, sc_url = f"http://127.0.0.1:{ep_port}", f"http://127.0.0.1:{sc_port}"
+        create = urllib.request.Request(ep_url + "/", data=b'{"Origin":"EXTERNAL"}', method="POST", headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.CreateKey"})
+        key = json.load(urllib.request.urlopen(create))["KeyMetadata"]["KeyId"]
+        body = json.dumps({"KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": args.spec})
+        headers = signed_headers(sc_url + "/", body)
+        results = {}
+        for name, url in (("endpoint", ep_url), ("sidecar", sc_url)):
+            wrk(url, body, headers, 1, "2s")  # warm-up
+        # Interleaved, so drift on the machine hits both alike.
+        for conns in (1, args.connections):
+            for name, url in (("endpoint", ep_url), ("sidecar", sc_url)):
+                results[(name, conns)] = wrk(url, body, headers, conns, args.duration)
+    finally:
+        sidecar.terminate()
+        endpoint.terminate()
+        sidecar.wait()
+        endpoint.wait()
+    print(f"\nGetParametersForImport ({args.spec}, warm pool) over loopback, {os.cpu_count()} cores, wrk {args.duration} per row\n")
+    print("| Path | Connections | p50 (ms) | p99 (ms) | req/s |")
+    print("|---|---:|---:|---:|---:|")
+    for (name, conns), r in results.items():
+        print(f"| {name} | {conns} | {r['p50']:.3f} | {r['p99']:.3f} | {r['rps']:.0f} |")
+    e1, s1 = results[("endpoint", 1)], results[("sidecar", 1)]
+    en, sn = results[("endpoint", args.connections)], results[("sidecar", args.connections)]
+    print(f"\np50 overhead (1 connection): {(s1['p50'] - e1['p50']) * 1000:.0f} µs")
+    print(f"throughput through the sidecar / endpoint alone: {s1['rps'] / e1['rps']:.2f} (1 connection), "
+          f"{sn['rps'] / en['rps']:.2f} ({args.connections} connections)")
+    print("raw:", json.dumps({f"{k[0]}/{k[1]}": v for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
