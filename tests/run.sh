@@ -11,4 +11,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo test --workspace
 python3 -m pytest tests/integration -q
+# 200,000 libFuzzer runs each of the SigV4 verifier and the policy parser: no panic.
+tests/fuzz.sh
 cfn-lint template.yaml
