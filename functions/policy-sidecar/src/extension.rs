@@ -165,13 +165,12 @@ impl RuntimeProxy {
             .parse()
             .map_err(|e| format!("{e}"))?;
         parts.headers.remove(http::header::HOST);
-        let result =
-            forward::send(&self.client, http::Request::from_parts(parts, body.clone())).await;
+        // Recorded before the response goes on, so a client that has its answer finds the record.
         if let Some(checked) = finished {
             let (status, out) = http_response_of(&body);
             self.sidecar.finish(checked, status, &out);
         }
-        result
+        forward::send(&self.client, http::Request::from_parts(parts, body)).await
     }
 
     /// Hands the function its next invocation that passes the checks, answering refused ones.
@@ -219,8 +218,8 @@ impl RuntimeProxy {
                     .header("content-type", "application/json")
                     .body(Bytes::from(answer.to_string()))
                     .expect("response request");
-                    forward::send(&self.client, post).await?;
                     self.sidecar.finish(checked, status, &body);
+                    forward::send(&self.client, post).await?;
                 }
                 Verdict::Forward { caller } => {
                     set_event_caller(&mut event, caller.as_ref().and_then(|c| c.to_str().ok()));
