@@ -45,6 +45,21 @@ impl Timestamp {
         self.0 as f64 / 1000.0
     }
 
+    /// Epoch seconds, dropping the fraction.
+    pub const fn whole_seconds(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    /// `2026-11-24T10:00:00Z` (whole seconds, UTC), as CloudTrail and `aws:CurrentTime` write it.
+    pub fn to_rfc3339(self) -> String {
+        let format =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        time::OffsetDateTime::from_unix_timestamp(self.whole_seconds())
+            .ok()
+            .and_then(|t| t.format(&format).ok())
+            .unwrap_or_default()
+    }
+
     /// Whole seconds, dropping the fraction (how KMS stores `ValidTo`).
     pub fn truncate_to_secs(self) -> Self {
         Timestamp(self.0.div_euclid(1000) * 1000)

@@ -90,6 +90,15 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_DATA_DIR: &str = ".kms-mock";
 pub const LAMBDA_DATA_DIR: &str = "/tmp/kms-mock";
 
+/// A switch as the variables write it: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+pub fn parse_flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -117,13 +126,9 @@ impl Config {
             }
         };
         let flag = |name: &'static str| -> Result<bool, ConfigError> {
-            match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+            match var(name) {
                 None => Ok(false),
-                Some(v) => match v.as_str() {
-                    "1" | "true" | "yes" | "on" => Ok(true),
-                    "0" | "false" | "no" | "off" => Ok(false),
-                    _ => Err(bad(name, &v, "expected true or false")),
-                },
+                Some(v) => parse_flag(&v).ok_or_else(|| bad(name, &v, "expected true or false")),
             }
         };
 

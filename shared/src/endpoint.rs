@@ -59,10 +59,7 @@ impl Endpoint {
             .and_then(|v| v.to_str().ok())
             .and_then(|h| CredentialScope::from_authorization(h).map(|c| c.region.to_string()));
         let from_query = || {
-            query?
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
-                .map(|v| v.replace("%2F", "/").replace("%2f", "/"))
+            crate::sigv4::query_param(query, "X-Amz-Credential")
                 .and_then(|c| CredentialScope::parse(&c).map(|c| c.region.to_string()))
         };
         let region = from_header

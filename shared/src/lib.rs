@@ -11,6 +11,7 @@ pub mod error;
 pub mod policy;
 pub mod pool;
 pub mod protocol;
+pub mod server;
 pub mod service;
 pub mod sidecar;
 pub mod sigv4;

@@ -5,6 +5,7 @@
 
 use aws_lc_rs::{constant_time, digest, hmac};
 use http::HeaderMap;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::error::{ErrorCode, KmsError};
 
@@ -96,7 +97,8 @@ struct Signature<'a> {
     signed_headers: Vec<String>,
     signature: String,
     amz_date: String,
-    presigned: bool,
+    /// `X-Amz-Expires` of a presigned request; `None` for the Authorization header form.
+    expires: Option<i64>,
     security_token: Option<std::borrow::Cow<'a, str>>,
 }
 
@@ -106,40 +108,33 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// Percent-decodes a query component (`+` stays `+`: SigV4 clients encode spaces as %20).
 fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            )
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
-/// SigV4's URI encoding: everything but unreserved characters (and `/` in paths).
+/// SigV4's URI encoding: everything but unreserved characters.
+const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// The same, keeping the path's slashes.
+const SIGV4_ENCODE_PATH: &AsciiSet = &SIGV4_ENCODE.remove(b'/');
+
 fn encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    let set = if keep_slash {
+        SIGV4_ENCODE_PATH
+    } else {
+        SIGV4_ENCODE
+    };
+    utf8_percent_encode(s, set).to_string()
+}
+
+/// The decoded value of a query-string parameter.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query_pairs(query)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -185,7 +180,7 @@ impl<'a> Signature<'a> {
             ));
         }
         let amz_date = required("X-Amz-Date")?;
-        required("X-Amz-Expires")?
+        let expires = required("X-Amz-Expires")?
             .parse::<u32>()
             .map_err(|_| incomplete("X-Amz-Expires must be a whole number of seconds.".into()))?;
         let sig = Signature {
@@ -196,7 +191,7 @@ impl<'a> Signature<'a> {
                 .collect(),
             signature: required("X-Amz-Signature")?,
             amz_date,
-            presigned: true,
+            expires: Some(expires.into()),
             security_token: q("X-Amz-Security-Token").map(Into::into),
         };
         Ok(sig)
@@ -245,25 +240,26 @@ impl<'a> Signature<'a> {
             signed_headers: signed.expect("checked"),
             signature: signature.expect("checked"),
             amz_date: amz_date.expect("checked").to_string(),
-            presigned: false,
+            expires: None,
             security_token: header(headers, "x-amz-security-token").map(Into::into),
         })
     }
 }
 
-/// `20261124T100000Z` as epoch seconds.
+/// `X-Amz-Date`'s ISO 8601 basic form, `20261124T100000Z`.
+const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+
 fn parse_amz_date(s: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, &format)
+    time::PrimitiveDateTime::parse(s, AMZ_DATE)
         .ok()
         .map(|t| t.assume_utc().unix_timestamp())
 }
 
 fn format_amz_date(epoch: i64) -> String {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::OffsetDateTime::from_unix_timestamp(epoch)
         .ok()
-        .and_then(|t| t.format(&format).ok())
+        .and_then(|t| t.format(AMZ_DATE).ok())
         .unwrap_or_default()
 }
 
@@ -303,7 +299,14 @@ pub fn verify<'s>(
             ),
         ));
     }
-    if !sig.presigned {
+    if let Some(expires) = sig.expires {
+        if now > signed_at + expires || signed_at > now + MAX_SKEW_SECONDS {
+            return Err(KmsError::new(
+                ErrorCode::AccessDenied,
+                "Request has expired",
+            ));
+        }
+    } else {
         if signed_at < now - MAX_SKEW_SECONDS {
             return Err(KmsError::new(
                 ErrorCode::InvalidSignature,
@@ -326,48 +329,21 @@ pub fn verify<'s>(
                 ),
             ));
         }
-    } else {
-        let expires: i64 = query_pairs(req.query)
-            .iter()
-            .find(|(k, _)| k == "X-Amz-Expires")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        if now > signed_at + expires || signed_at > now + MAX_SKEW_SECONDS {
-            return Err(KmsError::new(
-                ErrorCode::AccessDenied,
-                "Request has expired",
-            ));
-        }
     }
     if !sig.signed_headers.iter().any(|h| h == "host") {
         return Err(invalid_signature());
     }
 
-    let body_hash = hex(digest::digest(&digest::SHA256, req.body).as_ref());
+    let body_hash = sha256_hex(req.body);
     let payload_hashes: Vec<String> = match header(req.headers, "x-amz-content-sha256") {
         Some(h) => vec![h.to_string()],
-        None if sig.presigned => vec![body_hash, "UNSIGNED-PAYLOAD".into()],
+        None if sig.expires.is_some() => vec![body_hash, "UNSIGNED-PAYLOAD".into()],
         None => vec![body_hash],
     };
-    let key = signing_key(
-        secret.secret_access_key,
-        scope.date,
-        scope.region,
-        scope.service,
-    );
-    let credential_scope = format!(
-        "{}/{}/{}/aws4_request",
-        scope.date, scope.region, scope.service
-    );
     let given = sig.signature.to_ascii_lowercase();
     for payload_hash in payload_hashes {
         let canonical = canonical_request(req, &sig, &payload_hash);
-        let to_sign = format!(
-            "{ALGORITHM}\n{}\n{credential_scope}\n{}",
-            sig.amz_date,
-            hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
-        );
-        let expected = hex(hmac::sign(&key, to_sign.as_bytes()).as_ref());
+        let expected = signature(secret.secret_access_key, &scope, &sig.amz_date, &canonical);
         if constant_time::verify_slices_are_equal(expected.as_bytes(), given.as_bytes()).is_ok() {
             return Ok(Verified {
                 access_key_id: scope.access_key_id.to_string(),
@@ -378,51 +354,35 @@ pub fn verify<'s>(
     Err(invalid_signature())
 }
 
-/// The derived key changes once a day per secret, region and service: derive it once (four
-/// HMACs) per thread and reuse it.
-fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-    thread_local! {
-        static KEYS: RefCell<HashMap<(String, String, String, String), hmac::Key>> =
-            RefCell::new(HashMap::new());
-    }
-    let id = (
-        secret.to_string(),
-        date.to_string(),
-        region.to_string(),
-        service.to_string(),
-    );
-    if let Some(k) = KEYS.with(|m| m.borrow().get(&id).cloned()) {
-        return k;
-    }
-    let key = derive_signing_key(secret, date, region, service);
-    KEYS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= 64 {
-            m.clear();
-        }
-        m.insert(id, key.clone());
-    });
-    key
-}
-
-fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str) -> hmac::Key {
+/// The hex signature of a canonical request: the string to sign, under the key derived from
+/// the secret and the credential scope.
+fn signature(secret: &str, scope: &CredentialScope, amz_date: &str, canonical: &str) -> String {
     let mac = |key: &[u8], data: &str| {
         hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
     };
-    let k = mac(format!("AWS4{secret}").as_bytes(), date);
-    let k = mac(k.as_ref(), region);
-    let k = mac(k.as_ref(), service);
+    let k = mac(format!("AWS4{secret}").as_bytes(), scope.date);
+    let k = mac(k.as_ref(), scope.region);
+    let k = mac(k.as_ref(), scope.service);
     let k = mac(k.as_ref(), "aws4_request");
-    hmac::Key::new(hmac::HMAC_SHA256, k.as_ref())
+    let to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
+        scope.date,
+        scope.region,
+        scope.service,
+        sha256_hex(canonical.as_bytes())
+    );
+    hex::encode(mac(k.as_ref(), &to_sign))
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, data))
 }
 
 fn canonical_request(req: &SignedRequest, sig: &Signature, payload_hash: &str) -> String {
     let path = if req.path.is_empty() { "/" } else { req.path };
     let mut query: Vec<(String, String)> = query_pairs(req.query)
         .into_iter()
-        .filter(|(k, _)| !(sig.presigned && k == "X-Amz-Signature"))
+        .filter(|(k, _)| !(sig.expires.is_some() && k == "X-Amz-Signature"))
         .map(|(k, v)| (encode(&k, false), encode(&v, false)))
         .collect();
     query.sort();
@@ -457,18 +417,10 @@ fn canonical_request(req: &SignedRequest, sig: &Signature, payload_hash: &str) -
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Signs a request the way SDKs do (Authorization header over the given headers, which must
-/// include `host` and `x-amz-date`): for tests and benchmarks of the verifier.
-pub fn sign_for_tests(
-    req: &SignedRequest,
-    access_key_id: &str,
-    secret: &str,
-    region: &str,
-) -> String {
+/// include `host` and `x-amz-date`).
+#[cfg(test)]
+fn sign_for_tests(req: &SignedRequest, access_key_id: &str, secret: &str, region: &str) -> String {
     let mut names: Vec<String> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
     names.sort();
     names.dedup();
@@ -481,20 +433,20 @@ pub fn sign_for_tests(
         signed_headers: names.clone(),
         signature: String::new(),
         amz_date: amz_date.clone(),
-        presigned: false,
+        expires: None,
         security_token: None,
     };
-    let payload = hex(digest::digest(&digest::SHA256, req.body).as_ref());
-    let canonical = canonical_request(req, &sig, &payload);
-    let to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{date}/{region}/kms/aws4_request\n{}",
-        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
-    );
-    let key = signing_key(secret, &date, region, "kms");
+    let canonical = canonical_request(req, &sig, &sha256_hex(req.body));
+    let scope = CredentialScope {
+        access_key_id,
+        date: &date,
+        region,
+        service: "kms",
+    };
     format!(
         "{ALGORITHM} Credential={access_key_id}/{date}/{region}/kms/aws4_request, SignedHeaders={}, Signature={}",
         names.join(";"),
-        hex(hmac::sign(&key, to_sign.as_bytes()).as_ref())
+        signature(secret, &scope, &amz_date, &canonical)
     )
 }
 
@@ -675,6 +627,56 @@ mod tests {
         assert_eq!(
             verify(&req, SIGNED_AT, with(None)).unwrap_err(),
             unrecognized_client()
+        );
+    }
+
+    #[test]
+    fn presigned_errors() {
+        let h = HeaderMap::new();
+        let check_query = |q: &str, now: i64| {
+            let req = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: Some(q),
+                headers: &h,
+                body: BODY,
+            };
+            verify(&req, now, |_| {
+                Some(Secret {
+                    secret_access_key: SECRET,
+                    session_token: None,
+                })
+            })
+            .unwrap_err()
+        };
+        let full = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261124%2Fus-east-1%2Fkms%2Faws4_request&X-Amz-Date=20261124T065351Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00";
+        // Past X-Amz-Expires.
+        let e = check_query(full, SIGNED_AT + 61);
+        assert_eq!(
+            (e.code, e.message()),
+            (ErrorCode::AccessDenied, Some("Request has expired"))
+        );
+        // Within it, a wrong signature.
+        assert_eq!(check_query(full, SIGNED_AT + 59), invalid_signature());
+        let e = check_query(&full.replace("X-Amz-Credential", "X-Amz-Cred"), SIGNED_AT);
+        assert_eq!(e.code, ErrorCode::IncompleteSignature);
+        assert_eq!(
+            e.message(),
+            Some(
+                "AWS query-string parameters must include 'X-Amz-Credential'. Re-examine the query-string parameters."
+            )
+        );
+        let e = check_query(
+            &full.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1"),
+            SIGNED_AT,
+        );
+        assert_eq!(
+            e.message(),
+            Some("X-Amz-Algorithm only supports 'AWS4-HMAC-SHA256'")
+        );
+        assert_eq!(
+            query_param(Some(full), "X-Amz-Credential").as_deref(),
+            Some("AKIDEXAMPLE/20261124/us-east-1/kms/aws4_request")
         );
     }
 

@@ -6,18 +6,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use shared::app::App;
 use shared::config::Config;
-use shared::endpoint::error_response;
-use shared::{ErrorCode, KmsError};
-
-/// Larger bodies are refused before they are read (KMS's largest member, a policy, is 128 KiB).
-const MAX_BODY: usize = 1 << 20;
 
 fn main() {
     // Behind the policy sidecar's Lambda extension: fetch invocations through its Runtime API
@@ -80,66 +70,12 @@ async fn serve(app: Arc<App>, config: &Config) -> Result<(), String> {
         data = %config.data_dir.display(),
         "kms-import-mock endpoint listening"
     );
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    shared::server::serve(listener, move |_, req| {
         let app = app.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handle(app.clone(), req));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended");
-            }
-        });
-    }
-    tracing::info!("shutting down");
+        async move { app.endpoint.handle(req).await }
+    })
+    .await;
     Ok(())
-}
-
-async fn handle(
-    app: Arc<App>,
-    req: http::Request<Incoming>,
-) -> Result<http::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let response = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => {
-            app.endpoint
-                .handle(http::Request::from_parts(parts, collected.to_bytes()))
-                .await
-        }
-        Err(_) => error_response(&KmsError::new(
-            ErrorCode::Serialization,
-            "The request body could not be read.",
-        )),
-    };
-    Ok(response.map(Full::new))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// API Gateway HTTP API (payload 2.0), REST API and Function URL events.

@@ -1,21 +1,15 @@
 //! Local reverse proxy: the sidecar on the public address, the endpoint behind it on loopback.
 
-use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use shared::KmsError;
 use shared::config::Config;
 use shared::endpoint::error_response;
 use shared::sidecar::{Sidecar, Verdict, set_caller};
-use shared::{ErrorCode, KmsError};
 
 use crate::forward::{self, HttpClient};
 
@@ -106,75 +100,39 @@ async fn serve(sidecar: Arc<Sidecar>, config: &Config, upstream: String) -> Resu
         client: forward::client(),
         upstream,
     });
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    shared::server::serve(listener, move |peer, req| {
         let proxy = proxy.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handle(proxy.clone(), peer, req));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { proxy.handle(peer, req).await }
+    })
+    .await;
     Ok(())
 }
 
-async fn handle(
-    proxy: Arc<Proxy>,
-    peer: SocketAddr,
-    req: http::Request<Incoming>,
-) -> Result<http::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let Some(body) = forward::collect(body).await else {
-        return Ok(error_response(&KmsError::new(
-            ErrorCode::Serialization,
-            "The request body could not be read.",
-        ))
-        .map(Full::new));
-    };
-    let req = http::Request::from_parts(parts, body);
-    let checked = proxy.sidecar.check(&req, Some(peer.ip())).await;
-    let response = match &checked.verdict {
-        Verdict::Refuse(e) => error_response(e),
-        Verdict::Forward { caller } => {
-            let (mut parts, body) = req.into_parts();
-            set_caller(&mut parts.headers, caller.clone());
-            let path = parts
-                .uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_string();
-            parts.uri = format!("http://{}{path}", proxy.upstream)
-                .parse()
-                .expect("valid upstream URI");
-            match forward::send(&proxy.client, http::Request::from_parts(parts, body)).await {
-                Ok(r) => r,
-                Err(e) => error_response(&KmsError::internal(e)),
+impl Proxy {
+    /// Decides a request; forwards it to the endpoint or answers the refusal.
+    async fn handle(&self, peer: SocketAddr, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let checked = self.sidecar.check(&req, Some(peer.ip())).await;
+        let response = match &checked.verdict {
+            Verdict::Refuse(e) => error_response(e),
+            Verdict::Forward { caller } => {
+                let (mut parts, body) = req.into_parts();
+                set_caller(&mut parts.headers, caller.clone());
+                let path = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                parts.uri = format!("http://{}{path}", self.upstream)
+                    .parse()
+                    .expect("valid upstream URI");
+                match forward::send(&self.client, http::Request::from_parts(parts, body)).await {
+                    Ok(r) => r,
+                    Err(e) => error_response(&KmsError::internal(e)),
+                }
             }
-        }
-    };
-    proxy
-        .sidecar
-        .finish(checked, response.status().as_u16(), response.body());
-    Ok(response.map(Full::new))
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        };
+        self.sidecar
+            .finish(checked, response.status().as_u16(), response.body());
+        response
     }
 }

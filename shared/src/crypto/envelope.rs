@@ -51,7 +51,7 @@ fn key_id_bytes(key_id: &str) -> Option<(u8, [u8; 16])> {
 }
 
 fn key_id_string(form: u8, bytes: &[u8]) -> Option<String> {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     match form {
         0 => Some(uuid::Uuid::try_parse(&hex).ok()?.hyphenated().to_string()),
         1 => Some(format!("mrk-{hex}")),

@@ -149,7 +149,7 @@ impl MaterialId {
     }
 
     pub fn to_hex(self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// Parses the 64-hex-digit wire form (the model's pattern allows lowercase only).

@@ -142,12 +142,9 @@ impl Facts {
             f.set_one("aws:SourceIp", ip);
         }
         f.set_one("aws:EpochTime", env.epoch_seconds.to_string());
-        let now = time::OffsetDateTime::from_unix_timestamp(env.epoch_seconds)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         f.set_one(
             "aws:CurrentTime",
-            now.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            crate::clock::Timestamp::from_secs(env.epoch_seconds).to_rfc3339(),
         );
         f.set_one("aws:SecureTransport", env.secure_transport.to_string());
         f.set_one("aws:RequestedRegion", env.region);

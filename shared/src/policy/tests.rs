@@ -116,11 +116,9 @@ impl Case<'_> {
     }
 }
 
-fn case(caller: &str, op: Operation, body: Value, key: Option<&Policy>) -> Case<'static> {
-    // The tests keep their policies alive for the whole test.
-    let key: Option<&'static Policy> = key.map(|p| &*Box::leak(Box::new(p.clone())));
+fn case<'a>(caller: &'a str, op: Operation, body: Value, key: Option<&'a Policy>) -> Case<'a> {
     Case {
-        caller: Box::leak(caller.to_string().into_boxed_str()),
+        caller,
         op,
         body,
         key,

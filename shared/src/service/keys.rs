@@ -217,7 +217,7 @@ impl Kms {
                 &key.policy,
                 &key,
                 r.bypass_policy_lockout_safety_check.unwrap_or(false),
-                super::policies::real_now(),
+                now.whole_seconds(),
             )?;
         }
         if origin == Origin::AwsKms {

@@ -94,7 +94,8 @@ impl Kms {
         check_policy_name(r.policy_name.as_deref())?;
         let key = self.resolve(ctx, &r.key_id, Aliases::Refused).await?;
         let bypass = r.bypass_policy_lockout_safety_check.unwrap_or(false);
-        check_key_policy(ctx, &r.policy, &key.record, bypass, real_now())?;
+        let now = self.clock.now().whole_seconds();
+        check_key_policy(ctx, &r.policy, &key.record, bypass, now)?;
         let scope = key.record.scope.clone();
         update_key(self.store.as_ref(), &scope, &key.record.key_id, |k| {
             k.policy = r.policy.clone();
@@ -128,13 +129,6 @@ impl Kms {
             truncated: false,
         })
     }
-}
-
-/// The lockout check evaluates `aws:CurrentTime` in real time, as the sidecar does.
-pub(super) fn real_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

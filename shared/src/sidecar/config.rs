@@ -110,11 +110,10 @@ impl SidecarConfig {
         region: &str,
     ) -> Result<SidecarConfig, String> {
         let flag = |name: &str, default: bool| -> Result<bool, String> {
-            match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+            match var(name) {
                 None => Ok(default),
-                Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-                Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-                Some(v) => Err(format!("invalid {name}={v:?}: expected true or false")),
+                Some(v) => crate::config::parse_flag(&v)
+                    .ok_or_else(|| format!("invalid {name}={v:?}: expected true or false")),
             }
         };
         let default_caller = Caller::from_arn(&format!("arn:aws:iam::{account}:root"))
@@ -188,17 +187,18 @@ impl SidecarConfig {
                 rates.insert(name.to_string(), rate);
             }
         }
-        let known = Quota::all_names();
-        for (name, rate) in &rates {
-            if !known.contains(name) {
-                return Err(format!(
+        let mut overrides = HashMap::new();
+        for (name, rate) in rates {
+            let quota = Quota::from_name(&name).ok_or_else(|| {
+                format!(
                     "unknown quota {name:?}; known: {}",
-                    known.join(", ")
-                ));
-            }
-            if rate.is_nan() || *rate <= 0.0 {
+                    Quota::all_names().join(", ")
+                )
+            })?;
+            if rate.is_nan() || rate <= 0.0 {
                 return Err(format!("quota {name}: rate must be above 0"));
             }
+            overrides.insert(quota, rate);
         }
 
         let mut faults = Vec::new();
@@ -231,7 +231,7 @@ impl SidecarConfig {
             )?,
             credentials,
             identity_policies,
-            quotas: Quotas::new(enabled, rates),
+            quotas: Quotas::new(enabled, overrides),
             faults: Faults(faults),
             audit,
             default_caller,

@@ -16,13 +16,13 @@ use dashmap::DashMap;
 use http::{HeaderValue, Request};
 use serde_json::{Value, json};
 
-use crate::clock::Timestamp;
+use crate::clock::Clock;
 use crate::crypto::envelope;
 use crate::domain::arn::{Scope, is_valid_region};
 use crate::domain::key::KeyRecord;
 use crate::endpoint::{CALLER_HEADER, MOCK_PREFIX};
 use crate::error::KmsError;
-use crate::policy::evaluate::{self, Decision, KeyTarget, Request as PolicyRequest};
+use crate::policy::evaluate::{self, KeyTarget, Request as PolicyRequest};
 use crate::policy::{Caller, Environment, Facts, Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::protocol::wire::{self, TARGET_HEADER};
@@ -69,31 +69,26 @@ pub enum Verdict {
 /// A decided request, and what its audit record will say.
 pub struct Checked {
     pub verdict: Verdict,
-    draft: Option<Draft>,
-}
-
-struct Draft {
-    record: Value,
-    op: Option<Operation>,
+    /// The audit record so far; `None` when auditing is off.
+    record: Option<Value>,
+    /// A key whose cached policy is stale once the endpoint has done the request (PutKeyPolicy).
     invalidate: Option<(Scope, String)>,
 }
 
 struct CachedKey {
     at: Instant,
+    arn: String,
     record: KeyRecord,
-    policy: Option<Arc<Policy>>,
+    /// A stored policy that does not parse is kept as one with no statements: nothing allowed.
+    policy: Policy,
 }
 
 pub struct Sidecar {
     pub config: SidecarConfig,
     store: Arc<dyn KeyStore>,
     keys: DashMap<(Scope, String), Arc<CachedKey>>,
-}
-
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    /// Real time: signatures and `aws:CurrentTime` are the client's clock, not the mock's.
+    clock: Clock,
 }
 
 /// Who made a request, once authenticated.
@@ -103,137 +98,131 @@ struct Identity {
     region: String,
 }
 
+/// Sets a member of the audit record, when there is one.
+fn note(record: &mut Option<Value>, member: &str, value: impl FnOnce() -> Value) {
+    if let Some(r) = record {
+        r[member] = value();
+    }
+}
+
 impl Sidecar {
     pub fn new(config: SidecarConfig, store: Arc<dyn KeyStore>) -> Self {
         Self {
             config,
             store,
             keys: DashMap::new(),
+            clock: Clock::system(),
         }
     }
 
     /// Decides a request. `source_ip` is the client's address.
     pub async fn check(&self, req: &Request<Bytes>, source_ip: Option<IpAddr>) -> Checked {
+        let done = |record, verdict| Checked {
+            verdict,
+            record,
+            invalidate: None,
+        };
         if req.uri().path().starts_with(MOCK_PREFIX) {
-            return Checked {
-                verdict: Verdict::Forward { caller: None },
-                draft: None,
-            };
+            return done(None, Verdict::Forward { caller: None });
         }
-        let started = now_epoch();
+        let now = self.clock.now();
         let target = req
             .headers()
             .get(TARGET_HEADER)
             .and_then(|v| v.to_str().ok());
         let op = wire::operation(target).ok();
-        let mut record = json!({
-            "eventVersion": "1.11",
-            "eventTime": rfc3339(started),
-            "eventSource": "kms.amazonaws.com",
-            "eventName": op.map_or_else(
-                || target.and_then(|t| t.strip_prefix("TrentService.")).unwrap_or("").to_string(),
-                |o| o.as_str().to_string(),
-            ),
-            "sourceIPAddress": source_ip.map(|ip| ip.to_string()),
-            "userAgent": req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
-            "requestID": uuid::Uuid::new_v4().to_string(),
-            "eventID": uuid::Uuid::new_v4().to_string(),
-            "eventType": "AwsApiCall",
-            "managementEvent": true,
+        let source_ip = source_ip.map(|ip| ip.to_string());
+        let mut record = self.config.audit.is_on().then(|| {
+            json!({
+                "eventVersion": "1.11",
+                "eventTime": now.to_rfc3339(),
+                "eventSource": "kms.amazonaws.com",
+                "eventName": op.map_or_else(
+                    || target.and_then(|t| t.strip_prefix("TrentService.")).unwrap_or(""),
+                    |o| o.as_str(),
+                ),
+                "sourceIPAddress": source_ip,
+                "userAgent": req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
+                "requestID": uuid::Uuid::new_v4().to_string(),
+                "eventID": uuid::Uuid::new_v4().to_string(),
+                "eventType": "AwsApiCall",
+                "managementEvent": true,
+            })
         });
-        let audit = self.config.audit.is_on();
-        let refuse = |record: Value, e: KmsError| Checked {
-            verdict: Verdict::Refuse(e),
-            draft: audit.then_some(Draft {
-                record,
-                op,
-                invalidate: None,
-            }),
-        };
 
-        let identity = match self.authenticate(req, started) {
+        let identity = match self.authenticate(req, now.whole_seconds()) {
             Ok(i) => i,
-            Err(e) => return refuse(record, e),
+            Err(e) => return done(record, Verdict::Refuse(e)),
         };
-        record["userIdentity"] =
-            audit::user_identity(&identity.caller, identity.access_key_id.as_deref());
-        record["awsRegion"] = json!(identity.region);
-        record["recipientAccountId"] = json!(identity.caller.account);
-        let caller_header = HeaderValue::from_str(&identity.caller.arn).ok();
-        let forward = |record: Value, invalidate| Checked {
-            verdict: Verdict::Forward {
-                caller: caller_header.clone(),
-            },
-            draft: audit.then_some(Draft {
-                record,
-                op,
-                invalidate,
-            }),
+        note(&mut record, "userIdentity", || {
+            audit::user_identity(&identity.caller, identity.access_key_id.as_deref())
+        });
+        note(&mut record, "awsRegion", || json!(identity.region));
+        note(&mut record, "recipientAccountId", || {
+            json!(identity.caller.account)
+        });
+        let forward = Verdict::Forward {
+            caller: HeaderValue::from_str(&identity.caller.arn).ok(),
         };
         // Requests the endpoint will refuse anyway (unknown operation, invalid body) go on,
         // so that there is one source of those errors.
         let Some(op) = op else {
-            return forward(record, None);
+            return done(record, forward);
         };
         let Ok(body) = wire::body(op, req.body()) else {
-            return forward(record, None);
+            return done(record, forward);
         };
-        if audit {
-            record["requestParameters"] = audit::redact(&body);
-        }
+        note(&mut record, "requestParameters", || audit::redact(&body));
 
         let caller_scope = Scope::new(identity.caller.account.clone(), identity.region.clone());
-        let key = match key_parameter(op, &body, &caller_scope) {
-            Some(input) => self.key(&caller_scope, &input).await,
+        let named = key_parameter(op, &body, &caller_scope);
+        let key = match &named {
+            Some(input) => self.key(&caller_scope, input).await,
             None => None,
         };
         if let Some(k) = &key {
-            record["resources"] = json!([{"accountId": k.record.scope.account, "type": "AWS::KMS::Key", "ARN": k.record.arn()}]);
+            note(
+                &mut record,
+                "resources",
+                || json!([{"accountId": k.record.scope.account, "type": "AWS::KMS::Key", "ARN": k.arn}]),
+            );
         }
 
-        if let Err(e) = self.config.quotas.take(
-            &identity.caller.account,
-            &identity.region,
-            Quota::of(op, key.as_ref().map(|k| k.record.key_spec)),
-        ) {
-            return refuse(record, e);
+        let quota = Quota::of(op, key.as_ref().map(|k| k.record.key_spec));
+        if let Err(e) = self
+            .config
+            .quotas
+            .take(&identity.caller.account, &identity.region, quota)
+            .and_then(|()| self.config.faults.check(op))
+        {
+            return done(record, Verdict::Refuse(e));
         }
-        if let Err(e) = self.config.faults.check(op) {
-            return refuse(record, e);
+        // A key the request names but that cannot be found is the endpoint's to refuse.
+        if named.is_some() && key.is_none() {
+            return done(record, forward);
         }
 
         let mut facts = Facts::new(
             &identity.caller,
             &Environment {
-                source_ip: source_ip.map(|ip| ip.to_string()).as_deref(),
-                epoch_seconds: started,
+                source_ip: source_ip.as_deref(),
+                epoch_seconds: now.whole_seconds(),
                 region: &identity.region,
                 secure_transport: false,
             },
         );
         facts.add_request(op, &body);
-        // A key the request names but that cannot be found is the endpoint's to refuse.
-        let needs_key = key_parameter(op, &body, &caller_scope).is_some();
-        if needs_key && key.is_none() {
-            return forward(record, None);
-        }
         if let Some(k) = &key {
             facts.add_key(&k.record);
         }
-        let arn = key.as_ref().map(|k| k.record.arn());
-        let empty = Policy {
-            id: None,
-            variables: false,
-            statements: Vec::new(),
-        };
         let action = format!("kms:{op}");
         let preq = PolicyRequest {
             caller: &identity.caller,
             action: &action,
             key: key.as_ref().map(|k| KeyTarget {
-                arn: arn.as_deref().expect("key has an ARN"),
+                arn: &k.arn,
                 account: &k.record.scope.account,
-                policy: k.policy.as_deref().unwrap_or(&empty),
+                policy: &k.policy,
             }),
             cross_account: is_cross_account(op),
             facts: &facts,
@@ -245,86 +234,70 @@ impl Sidecar {
             .or_else(|| self.config.identity_policies.get(&identity.caller.arn))
             .map_or(&[][..], Vec::as_slice);
         let decision = evaluate::evaluate(&preq, identity_policies);
-        if audit {
-            record["policyDecision"] = audit::decision(&decision);
+        note(&mut record, "policyDecision", || audit::decision(&decision));
+        if let Some(e) = decision.error(&preq) {
+            return done(record, Verdict::Refuse(e));
         }
-        match decision.error(&preq) {
-            Some(e) => refuse(record, e),
-            None => {
-                let invalidate = (op == Operation::PutKeyPolicy)
-                    .then(|| {
-                        key.as_ref()
-                            .map(|k| (k.record.scope.clone(), k.record.key_id.clone()))
-                    })
-                    .flatten();
-                if let (Decision::Allow { .. }, Some(inv)) = (&decision, &invalidate) {
-                    // Drop the cached policy now too: a concurrent request must not use it
-                    // once the endpoint has stored the new one.
-                    self.keys.remove(inv);
-                }
-                forward(record, invalidate)
-            }
+        let invalidate = key
+            .filter(|_| op == Operation::PutKeyPolicy)
+            .map(|k| (k.record.scope.clone(), k.record.key_id.clone()));
+        if let Some(stale) = &invalidate {
+            // Dropped now and again once the endpoint has answered: a request in between must
+            // not keep the old policy cached.
+            self.keys.remove(stale);
+        }
+        Checked {
+            verdict: forward,
+            record,
+            invalidate,
         }
     }
 
-    /// Records the outcome of a checked request: `status` and `body` as the client got them.
+    /// Completes a checked request: `status` and `body` as the client got them.
     pub fn finish(&self, checked: Checked, status: u16, body: &[u8]) {
-        let Some(mut draft) = checked.draft else {
-            return;
-        };
-        if let Some(key) = &draft.invalidate
+        if let Some(stale) = &checked.invalidate
             && status == 200
         {
-            self.keys.remove(key);
+            self.keys.remove(stale);
         }
+        let Some(mut record) = checked.record else {
+            return;
+        };
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
         if status == 200 {
-            draft.record["responseElements"] = match (&parsed, draft.op) {
-                (Some(v), Some(_)) if v.as_object().is_some_and(|m| !m.is_empty()) => {
-                    audit::redact(v)
-                }
+            record["responseElements"] = match &parsed {
+                Some(v) if v.as_object().is_some_and(|m| !m.is_empty()) => audit::redact(v),
                 _ => Value::Null,
             };
         } else if let Some(v) = parsed {
-            let code = v["__type"].as_str().unwrap_or("").to_string();
-            draft.record["errorCode"] = json!(code);
+            record["errorCode"] = json!(v["__type"].as_str().unwrap_or(""));
             if let Some(m) = v.get("message").or_else(|| v.get("Message")) {
-                draft.record["errorMessage"] = m.clone();
+                record["errorMessage"] = m.clone();
             }
         }
-        draft.record["httpStatus"] = json!(status);
-        self.config.audit.write(&draft.record);
+        record["httpStatus"] = json!(status);
+        self.config.audit.write(&record);
     }
 
     fn authenticate(&self, req: &Request<Bytes>, now: i64) -> Result<Identity, KmsError> {
         let headers = req.headers();
-        let scope_region = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(CredentialScope::from_authorization)
-            .map(|c| (c.access_key_id.to_string(), c.region.to_string()));
+        let region = |r: Option<String>| {
+            r.filter(|r| is_valid_region(r))
+                .unwrap_or_else(|| self.config.default_region.clone())
+        };
         if !self.config.verify_signatures {
-            let (caller, key, region) = match scope_region {
-                Some((key, region)) => {
-                    let caller = self
-                        .config
-                        .credentials
-                        .get(&key)
-                        .map_or_else(|| self.config.default_caller.clone(), |c| c.caller.clone());
-                    (caller, Some(key), region)
-                }
-                None => (
-                    self.config.default_caller.clone(),
-                    None,
-                    self.config.default_region.clone(),
-                ),
-            };
+            let scope = headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(CredentialScope::from_authorization);
+            let caller = scope
+                .as_ref()
+                .and_then(|s| self.config.credentials.get(s.access_key_id))
+                .map_or_else(|| self.config.default_caller.clone(), |c| c.caller.clone());
             return Ok(Identity {
                 caller,
-                access_key_id: key,
-                region: Some(region)
-                    .filter(|r| is_valid_region(r))
-                    .unwrap_or_else(|| self.config.default_region.clone()),
+                access_key_id: scope.as_ref().map(|s| s.access_key_id.to_string()),
+                region: region(scope.map(|s| s.region.to_string())),
             });
         }
         let signed = SignedRequest {
@@ -344,9 +317,7 @@ impl Sidecar {
         Ok(Identity {
             caller: credential.caller.clone(),
             access_key_id: Some(verified.access_key_id),
-            region: Some(verified.region)
-                .filter(|r| is_valid_region(r))
-                .unwrap_or_else(|| self.config.default_region.clone()),
+            region: region(Some(verified.region)),
         })
     }
 
@@ -363,10 +334,9 @@ impl Sidecar {
         {
             return Some(hit.clone());
         }
-        let now = Timestamp::from_millis(now_epoch() * 1000);
         let found = resolve_key(
             self.store.as_ref(),
-            now,
+            self.clock.now(),
             caller_scope,
             input,
             Aliases::Accepted,
@@ -374,15 +344,18 @@ impl Sidecar {
         .await
         .ok()?
         .record;
-        let policy = match Policy::parse(&found.policy, PolicyKind::Key) {
-            Ok(p) => Some(Arc::new(p)),
-            Err(e) => {
-                tracing::warn!(key = %found.arn(), error = ?e.message(), "stored key policy does not parse; nothing is allowed");
-                None
+        let arn = found.arn();
+        let policy = Policy::parse(&found.policy, PolicyKind::Key).unwrap_or_else(|e| {
+            tracing::warn!(key = %arn, error = ?e.message(), "stored key policy does not parse; nothing is allowed");
+            Policy {
+                id: None,
+                variables: false,
+                statements: Vec::new(),
             }
-        };
+        });
         let cached = Arc::new(CachedKey {
             at: Instant::now(),
+            arn,
             record: found,
             policy,
         });
@@ -415,19 +388,70 @@ fn key_parameter(op: Operation, body: &Value, caller_scope: &Scope) -> Option<St
     }
 }
 
-fn rfc3339(epoch: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
 /// Sets the caller header on a request the sidecar forwards, replacing any the client sent.
 pub fn set_caller(headers: &mut http::HeaderMap, caller: Option<HeaderValue>) {
     headers.remove(CALLER_HEADER);
     if let Some(c) = caller {
         headers.insert(CALLER_HEADER, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::testkit;
+
+    fn request(op: &str, body: serde_json::Value) -> Request<Bytes> {
+        Request::post("/")
+            .header(TARGET_HEADER, format!("TrentService.{op}"))
+            .body(Bytes::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_policy_change_through_the_sidecar_is_seen_at_once_with_audit_off() {
+        let kms = testkit::kms();
+        let ctx = testkit::ctx();
+        let arn = testkit::call(&kms, &ctx, "CreateKey", json!({"Origin": "EXTERNAL"}))
+            .await
+            .unwrap()["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let config = SidecarConfig::from_json(
+            r#"{"verify_signatures": false}"#,
+            "111122223333",
+            "us-east-1",
+        )
+        .unwrap();
+        assert!(!config.audit.is_on());
+        let sidecar = Sidecar::new(config, kms.store.clone());
+        let describe = request("DescribeKey", json!({"KeyId": arn}));
+        let checked = sidecar.check(&describe, None).await;
+        assert!(matches!(checked.verdict, Verdict::Forward { .. }));
+
+        let deny = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:DescribeKey", "Resource": "*"}]})
+        .to_string();
+        let body = json!({"KeyId": arn, "Policy": deny});
+        let put = sidecar
+            .check(&request("PutKeyPolicy", body.clone()), None)
+            .await;
+        assert!(matches!(put.verdict, Verdict::Forward { .. }));
+        // The key is read (and cached) again while the endpoint stores the new policy.
+        let _ = sidecar.check(&describe, None).await;
+        testkit::call(&kms, &ctx, "PutKeyPolicy", body)
+            .await
+            .unwrap();
+        sidecar.finish(put, 200, b"{}");
+
+        let Verdict::Refuse(e) = sidecar.check(&describe, None).await.verdict else {
+            panic!("the new policy denies DescribeKey");
+        };
+        assert_eq!(
+            e.message(),
+            Some(format!("User: arn:aws:iam::111122223333:root is not authorized to perform: kms:DescribeKey on resource: {arn} with an explicit deny in a resource-based policy").as_str())
+        );
     }
 }

@@ -63,6 +63,23 @@ impl Quota {
         }
     }
 
+    /// Reads a name of [`Quota::name`]; `None` for anything else (an operation whose requests
+    /// count against a shared cryptographic quota is not a quota of its own).
+    pub fn from_name(name: &str) -> Option<Quota> {
+        let crypto = match name {
+            "Cryptographic:Symmetric" => Some(CryptoKind::Symmetric),
+            "Cryptographic:RSA" => Some(CryptoKind::Rsa),
+            "Cryptographic:ECC" => Some(CryptoKind::Ecc),
+            "Cryptographic:ML-DSA" => Some(CryptoKind::MlDsa),
+            _ => None,
+        };
+        if let Some(kind) = crypto {
+            return Some(Quota::Cryptographic(kind));
+        }
+        let op: Operation = name.parse().ok()?;
+        Some(Quota::of(op, None)).filter(|q| *q == Quota::Operation(op))
+    }
+
     /// AWS KMS's default rate, in requests per second (the quotas page of the developer guide).
     pub fn default_rate(self, region: &str) -> f64 {
         use Operation::*;
@@ -122,12 +139,12 @@ struct Bucket {
 /// Token buckets holding one second's worth of requests.
 pub struct Quotas {
     enabled: bool,
-    overrides: HashMap<String, f64>,
+    overrides: HashMap<Quota, f64>,
     buckets: Mutex<HashMap<(String, String, Quota), Bucket>>,
 }
 
 impl Quotas {
-    pub fn new(enabled: bool, overrides: HashMap<String, f64>) -> Self {
+    pub fn new(enabled: bool, overrides: HashMap<Quota, f64>) -> Self {
         Self {
             enabled,
             overrides,
@@ -141,7 +158,7 @@ impl Quotas {
 
     pub fn rate(&self, quota: Quota, region: &str) -> f64 {
         self.overrides
-            .get(&quota.name())
+            .get(&quota)
             .copied()
             .unwrap_or_else(|| quota.default_rate(region))
     }
@@ -310,14 +327,18 @@ mod tests {
             Quota::of(Operation::Sign, Some(KeySpec::EccNistP256)).default_rate("us-east-1"),
             1_000.0
         );
-        assert!(Quota::all_names().contains(&"Cryptographic:Symmetric".to_string()));
+        for name in Quota::all_names() {
+            assert_eq!(Quota::from_name(&name).map(Quota::name), Some(name));
+        }
+        assert_eq!(Quota::from_name("Encrypt"), None);
+        assert_eq!(Quota::from_name("Nope"), None);
     }
 
     #[test]
     fn buckets_refill_per_second() {
         let q = Quotas::new(
             true,
-            HashMap::from([("ImportKeyMaterial".to_string(), 2.0)]),
+            HashMap::from([(Quota::Operation(Operation::ImportKeyMaterial), 2.0)]),
         );
         let t0 = Instant::now();
         let gpfi = Quota::Operation(Operation::GetParametersForImport);
