@@ -3,8 +3,10 @@
 quota and fault checks, key policy evaluation, forwarding) against the endpoint alone, in the
 same run, with wrk over loopback.
 
-Both serve the same data folder: one `kms-api` (pool in reuse mode, so key generation never
-runs during the measurement) and one `policy-sidecar` forwarding to it (KMS_MOCK_UPSTREAM).
+Both serve the same data folder: one `kms-api` alone, and one `policy-sidecar` run as the README
+runs it (it starts its own `kms-api` behind itself on a Unix socket). Pools are empty with no
+refill thread and reuse on, so key generation never runs during the measurement: the first
+request generates one key, every later one reuses it.
 Every request is signed by botocore; wrk replays it (a signature stays valid for 5 minutes).
 
 Usage: python3 tests/load/sidecar_overhead.py [--duration 10s] [--connections 4]
@@ -77,12 +79,12 @@ def main() -> None:
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="kms-sidecar-load-")) / "data"
     ep_port, sc_port = free_port(), free_port()
-    common = {"KMS_MOCK_DATA": str(data), "KMS_MOCK_POOL_REUSE": "true", "KMS_MOCK_POOL_FILE": "off"}
+    common = {"KMS_MOCK_DATA": str(data), "KMS_MOCK_POOL_REUSE": "true", "KMS_MOCK_POOL_FILE": "off",
+              "KMS_MOCK_POOL_THREADS": "0", "KMS_MOCK_POOL_RSA_2048": "0", "KMS_MOCK_POOL_RSA_3072": "0",
+              "KMS_MOCK_POOL_RSA_4096": "0"}
     endpoint = start("kms-api", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{ep_port}"}, ep_port)
-    sidecar = start("policy-sidecar", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{sc_port}",
-                                       "KMS_MOCK_UPSTREAM": f"127.0.0.1:{ep_port}"}, sc_port)
+    sidecar = start("policy-sidecar", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{sc_port}"}, sc_port)
     try:
-        time.sleep(3)  # let the reuse pool get its keys
         ep_url, sc_url = f"http://127.0.0.1:{ep_port}", f"http://127.0.0.1:{sc_port}"
         create = urllib.request.Request(ep_url + "/", data=b'{"Origin":"EXTERNAL"}', method="POST", headers={
             "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.CreateKey"})

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use shared::app::App;
 use shared::config::Config;
+use shared::server::Listener;
 
 fn main() {
     // Behind the policy sidecar's Lambda extension: fetch invocations through its Runtime API
@@ -57,13 +58,30 @@ async fn run(config: Config) -> i32 {
     }
 }
 
-/// Plain HTTP/1.1 on `KMS_MOCK_LISTEN`, until SIGINT or SIGTERM.
+/// The Unix socket the policy sidecar asks its endpoint to listen on instead of
+/// `KMS_MOCK_LISTEN` (the sidecar alone then reaches it).
+const SOCKET_VAR: &str = "KMS_MOCK_ENDPOINT_SOCKET";
+
+/// Plain HTTP/1.1 on `KMS_MOCK_LISTEN` (or the sidecar's socket), until SIGINT or SIGTERM.
 async fn serve(app: Arc<App>, config: &Config) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on KMS_MOCK_LISTEN={}: {e}", config.listen))?;
+    let socket = std::env::var_os(SOCKET_VAR).filter(|v| !v.is_empty());
+    let (listener, address) = match &socket {
+        Some(path) => {
+            // A socket file left by a killed process would make bind fail.
+            let _ = std::fs::remove_file(path);
+            let l = tokio::net::UnixListener::bind(path)
+                .map_err(|e| format!("cannot listen on {SOCKET_VAR}={path:?}: {e}"))?;
+            (Listener::Unix(l), format!("unix:{}", path.display()))
+        }
+        None => {
+            let l = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| format!("cannot listen on KMS_MOCK_LISTEN={}: {e}", config.listen))?;
+            (Listener::Tcp(l), format!("http://{}", config.listen))
+        }
+    };
     tracing::info!(
-        address = %format!("http://{}", config.listen),
+        address = %address,
         account = %config.account,
         region = %config.region,
         store = ?config.store,
@@ -75,6 +93,9 @@ async fn serve(app: Arc<App>, config: &Config) -> Result<(), String> {
         async move { app.endpoint.handle(req).await }
     })
     .await;
+    if let Some(path) = socket {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }
 

@@ -29,6 +29,13 @@ pub async fn send(
         .request(req.map(Full::new))
         .await
         .map_err(|e| format!("upstream request failed: {e}"))?;
+    read_response(resp).await
+}
+
+/// Reads a whole response body (bounded).
+pub async fn read_response(
+    resp: http::Response<hyper::body::Incoming>,
+) -> Result<http::Response<Bytes>, String> {
     let (parts, body) = resp.into_parts();
     let body = Limited::new(body, MAX_BODY)
         .collect()

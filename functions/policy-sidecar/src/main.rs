@@ -2,7 +2,8 @@
 //!
 //! - **Local proxy** (no `AWS_LAMBDA_RUNTIME_API`): listens on `KMS_MOCK_LISTEN`, the address
 //!   clients use, and forwards allowed requests to the endpoint. It starts `kms-api` (the
-//!   binary beside its own) on a loopback port, unless `KMS_MOCK_UPSTREAM` names a running one.
+//!   binary beside its own) on a Unix socket only it can reach, unless `KMS_MOCK_UPSTREAM`
+//!   names a running one (`host:port` or `unix:/path`).
 //! - **Lambda extension** (`AWS_LAMBDA_RUNTIME_API` set, installed in `/opt/extensions/`):
 //!   registers with the Extensions API and serves a Runtime API proxy on
 //!   `KMS_POLICY_PROXY_LISTEN` (127.0.0.1:9009); the function points itself at it
@@ -11,6 +12,7 @@
 mod extension;
 mod forward;
 mod proxy;
+mod upstream;
 
 use std::sync::Arc;
 
@@ -36,7 +38,9 @@ fn main() {
     let sidecar_config =
         SidecarConfig::load(|k| std::env::var(k).ok(), &config.account, &config.region)
             .unwrap_or_else(|e| fail(&e));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the decision takes microseconds, and a second worker only adds cross-thread
+    // wake-ups to every forwarded request (they were most of the proxy's kernel time).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
