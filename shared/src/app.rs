@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Config, StoreKind};
-use crate::crypto::seal::{Sealer, load_or_create_secret};
+use crate::crypto::seal::{SECRET_LEN, Sealer, load_or_create_secret};
 use crate::domain::arn::Scope;
 use crate::endpoint::Endpoint;
 use crate::pool::WrappingKeyPool;
@@ -39,6 +39,14 @@ pub fn runtime(config: &Config) -> tokio::runtime::Runtime {
 pub fn open_store(config: &Config) -> Result<Arc<dyn KeyStore>, String> {
     Ok(match config.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
+        #[cfg(feature = "aws")]
+        StoreKind::DynamoDb => Arc::new(crate::store::dynamodb::DynamoStore::from_env(
+            config.dynamodb_table.clone(),
+        )),
+        #[cfg(not(feature = "aws"))]
+        StoreKind::DynamoDb => {
+            return Err("KMS_MOCK_STORE=dynamodb needs a build with the `aws` feature".into());
+        }
         StoreKind::Sqlite => {
             std::fs::create_dir_all(&config.data_dir).map_err(|e| {
                 format!(
@@ -55,9 +63,49 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn KeyStore>, String> {
     })
 }
 
+/// The token-sealing secret: from the environment, from Secrets Manager (deployed stacks), or
+/// kept in the data folder (created on first start).
+pub async fn token_secret(config: &Config) -> Result<[u8; SECRET_LEN], String> {
+    if let Some(s) = config.token_secret {
+        return Ok(s);
+    }
+    if let Some(id) = &config.token_secret_id {
+        return secret_from_secrets_manager(id).await;
+    }
+    let path = config.data_dir.join("token-secret");
+    load_or_create_secret(&path).map_err(|e| format!("token secret {}: {e}", path.display()))
+}
+
+/// The secret's string, hashed: whatever Secrets Manager generated becomes 32 key bytes.
+#[cfg(feature = "aws")]
+async fn secret_from_secrets_manager(id: &str) -> Result<[u8; SECRET_LEN], String> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let out = aws_sdk_secretsmanager::Client::new(&config)
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "KMS_MOCK_TOKEN_SECRET_ID={id}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    let text = out
+        .secret_string()
+        .ok_or_else(|| format!("KMS_MOCK_TOKEN_SECRET_ID={id}: the secret has no string"))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    Ok(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn secret_from_secrets_manager(_id: &str) -> Result<[u8; SECRET_LEN], String> {
+    Err("KMS_MOCK_TOKEN_SECRET_ID needs a build with the `aws` feature".into())
+}
+
 impl App {
     /// Builds everything from the configuration; the error says what could not be opened.
-    pub fn start(config: &Config) -> Result<Self, String> {
+    pub async fn start(config: &Config) -> Result<Self, String> {
         crate::crypto::warm_up();
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             format!(
@@ -66,14 +114,7 @@ impl App {
             )
         })?;
         let store = open_store(config)?;
-        let secret = match config.token_secret {
-            Some(s) => s,
-            None => {
-                let path = config.data_dir.join("token-secret");
-                load_or_create_secret(&path)
-                    .map_err(|e| format!("token secret {}: {e}", path.display()))?
-            }
-        };
+        let secret = token_secret(config).await?;
         let sealer = Arc::new(Sealer::new(&secret));
         let pool = WrappingKeyPool::new(&config.pool);
         if let Some(file) = &config.pool_file {

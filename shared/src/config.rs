@@ -17,6 +17,9 @@ pub enum StoreKind {
     Sqlite,
     /// Per-process memory; gone at exit.
     Memory,
+    /// A DynamoDB table ([`Config::dynamodb_table`]), shared by every instance of a deployed
+    /// stack (needs the `aws` feature).
+    DynamoDb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,11 @@ pub struct Config {
     pub pool_file: Option<PathBuf>,
     /// Token-sealing secret given in the environment; else kept in the data folder.
     pub token_secret: Option<[u8; SECRET_LEN]>,
+    /// A Secrets Manager secret (ARN or name) whose string is hashed into the token-sealing
+    /// secret: how deployed stacks get it without a plain-text value anywhere.
+    pub token_secret_id: Option<String>,
+    /// The table of the DynamoDB store.
+    pub dynamodb_table: String,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
@@ -152,8 +160,16 @@ impl Config {
         let store = match var("KMS_MOCK_STORE").as_deref().map(str::trim) {
             None | Some("sqlite") => StoreKind::Sqlite,
             Some("memory") => StoreKind::Memory,
-            Some(v) => return Err(bad("KMS_MOCK_STORE", v, "expected sqlite or memory")),
+            Some("dynamodb") => StoreKind::DynamoDb,
+            Some(v) => {
+                return Err(bad(
+                    "KMS_MOCK_STORE",
+                    v,
+                    "expected sqlite, memory or dynamodb",
+                ));
+            }
         };
+        let dynamodb_table = or_default("KMS_MOCK_DYNAMODB_TABLE", "kms-import-mock");
 
         let account = or_default("KMS_MOCK_ACCOUNT", DEFAULT_ACCOUNT);
         if !is_valid_account(&account) {
@@ -226,6 +242,8 @@ impl Config {
             pool,
             pool_file,
             token_secret,
+            token_secret_id: var("KMS_MOCK_TOKEN_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            dynamodb_table,
             log_filter,
             log_format,
             debug_api: flag("KMS_MOCK_DEBUG_API")?,

@@ -13,6 +13,7 @@ pub mod pool;
 pub mod protocol;
 pub mod server;
 pub mod service;
+pub mod shared_pool;
 pub mod sidecar;
 pub mod sigv4;
 pub mod store;

@@ -115,6 +115,8 @@ impl WrappingKeyPair {
 #[serde(rename_all = "snake_case")]
 pub enum KeySource {
     Pool,
+    /// Claimed from the shared pool in the store.
+    Shared,
     Generated,
     Reused,
 }

@@ -24,7 +24,7 @@ fn main() {
     config.init_logging();
     let runtime = shared::app::runtime(&config);
     let code = runtime.block_on(async {
-        let app = match App::start(&config) {
+        let app = match App::start(&config).await {
             Ok(a) => Arc::new(a),
             Err(e) => {
                 eprintln!("get-parameters-for-import: {e}");

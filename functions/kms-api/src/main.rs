@@ -36,7 +36,7 @@ fn main() {
 }
 
 async fn run(config: Config) -> i32 {
-    let app = match App::start(&config) {
+    let app = match App::start(&config).await {
         Ok(a) => Arc::new(a),
         Err(e) => {
             eprintln!("kms-api: {e}");

@@ -4,9 +4,13 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
 use super::{KeyStore, StoreResult, Versioned, Write};
 use crate::domain::arn::Scope;
 use crate::domain::key::{AliasRecord, KeyRecord};
+use crate::domain::spec::WrappingKeySpec;
 
 type Id = (Scope, String);
 
@@ -14,6 +18,7 @@ type Id = (Scope, String);
 pub struct MemoryStore {
     keys: DashMap<Id, Versioned<KeyRecord>>,
     aliases: DashMap<Id, AliasRecord>,
+    pool: Mutex<Vec<(WrappingKeySpec, VecDeque<Vec<u8>>)>>,
 }
 
 impl MemoryStore {
@@ -155,6 +160,31 @@ impl KeyStore for MemoryStore {
     ) -> StoreResult<Vec<AliasRecord>> {
         Ok(page(&self.aliases, scope, after, limit))
     }
+
+    async fn add_pool_keys(&self, spec: WrappingKeySpec, sealed: Vec<Vec<u8>>) -> StoreResult<()> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        match pool.iter_mut().find(|(s, _)| *s == spec) {
+            Some((_, q)) => q.extend(sealed),
+            None => pool.push((spec, sealed.into())),
+        }
+        Ok(())
+    }
+
+    async fn claim_pool_key(&self, spec: WrappingKeySpec) -> StoreResult<Option<Vec<u8>>> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(pool
+            .iter_mut()
+            .find(|(s, _)| *s == spec)
+            .and_then(|(_, q)| q.pop_front()))
+    }
+
+    async fn count_pool_keys(&self, spec: WrappingKeySpec) -> StoreResult<usize> {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(pool
+            .iter()
+            .find(|(s, _)| *s == spec)
+            .map_or(0, |(_, q)| q.len()))
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +201,11 @@ mod tests {
     #[tokio::test]
     async fn conformance_aliases() {
         conformance::aliases_crud(Arc::new(MemoryStore::new())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn conformance_pool() {
+        conformance::pool_claims_once(Arc::new(MemoryStore::new())).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,6 +6,8 @@
 //! that race (two imports into one key, a disable during a describe) never lose an update or
 //! leave a half-written record.
 
+#[cfg(feature = "aws")]
+pub mod dynamodb;
 pub mod memory;
 pub mod sqlite;
 
@@ -15,6 +17,7 @@ use async_trait::async_trait;
 
 use crate::domain::arn::Scope;
 use crate::domain::key::{AliasRecord, KeyRecord};
+use crate::domain::spec::WrappingKeySpec;
 use crate::error::{KmsError, KmsResult};
 
 /// A record with the version the store holds it at.
@@ -96,6 +99,17 @@ pub trait KeyStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<AliasRecord>>;
+
+    /// Adds sealed wrapping key pairs to the shared pool, which every process and Lambda
+    /// instance on this store draws from (see `pool::shared`).
+    async fn add_pool_keys(&self, spec: WrappingKeySpec, sealed: Vec<Vec<u8>>) -> StoreResult<()>;
+
+    /// Takes one sealed key pair of `spec` out of the shared pool; whoever calls, each one is
+    /// handed out at most once. `None` when the pool has none.
+    async fn claim_pool_key(&self, spec: WrappingKeySpec) -> StoreResult<Option<Vec<u8>>>;
+
+    /// How many key pairs of `spec` the shared pool holds.
+    async fn count_pool_keys(&self, spec: WrappingKeySpec) -> StoreResult<usize>;
 }
 
 /// How many times a contended update is retried before giving up with an internal error.
@@ -299,6 +313,53 @@ pub(crate) mod conformance {
             Write::Conflict
         );
         assert!(store.get_alias(&s, "alias/b").await.unwrap().is_none());
+    }
+
+    /// The shared pool: what goes in comes out once, per spec, even when many claim at once.
+    pub async fn pool_claims_once(store: Arc<dyn KeyStore>) {
+        let spec = WrappingKeySpec::Rsa2048;
+        assert_eq!(store.claim_pool_key(spec).await.unwrap(), None);
+        let items: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 3 + i as usize]).collect();
+        store
+            .add_pool_keys(spec, items[..20].to_vec())
+            .await
+            .unwrap();
+        store
+            .add_pool_keys(spec, items[20..].to_vec())
+            .await
+            .unwrap();
+        store
+            .add_pool_keys(WrappingKeySpec::Rsa4096, vec![vec![9; 9]])
+            .await
+            .unwrap();
+        assert_eq!(store.count_pool_keys(spec).await.unwrap(), 40);
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(k) = store.claim_pool_key(spec).await.unwrap() {
+                    got.push(k);
+                }
+                got
+            }));
+        }
+        let mut claimed = Vec::new();
+        for t in tasks {
+            claimed.extend(t.await.unwrap());
+        }
+        claimed.sort();
+        let mut expected = items.clone();
+        expected.sort();
+        assert_eq!(claimed, expected, "every key handed out exactly once");
+        assert_eq!(store.count_pool_keys(spec).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .claim_pool_key(WrappingKeySpec::Rsa4096)
+                .await
+                .unwrap(),
+            Some(vec![9; 9])
+        );
     }
 
     /// Many concurrent read-modify-writes of one key: none is lost.

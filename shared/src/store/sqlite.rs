@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use super::{KeyStore, StoreError, StoreResult, Versioned, Write};
 use crate::domain::arn::Scope;
 use crate::domain::key::{AliasRecord, KeyRecord};
+use crate::domain::spec::WrappingKeySpec;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS keys (
@@ -35,6 +36,12 @@ CREATE TABLE IF NOT EXISTS aliases (
     body TEXT NOT NULL,
     PRIMARY KEY (account, region, alias_name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS wrapping_key_pool (
+    id INTEGER PRIMARY KEY,
+    spec TEXT NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wrapping_key_pool_spec ON wrapping_key_pool (spec, id);
 ";
 
 /// How long a writer waits for another process's write lock before failing.
@@ -295,6 +302,51 @@ impl KeyStore for SqliteStore {
         })
         .await
     }
+
+    async fn add_pool_keys(&self, spec: WrappingKeySpec, sealed: Vec<Vec<u8>>) -> StoreResult<()> {
+        self.with(move |c| {
+            let tx = c.unchecked_transaction().map_err(err)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached("INSERT INTO wrapping_key_pool (spec, sealed) VALUES (?1, ?2)")
+                    .map_err(err)?;
+                for item in &sealed {
+                    stmt.execute(params![spec.as_str(), item]).map_err(err)?;
+                }
+            }
+            tx.commit().map_err(err)
+        })
+        .await
+    }
+
+    async fn claim_pool_key(&self, spec: WrappingKeySpec) -> StoreResult<Option<Vec<u8>>> {
+        // One statement: the row is gone for every other connection once it is returned.
+        self.with(move |c| {
+            c.prepare_cached(
+                "DELETE FROM wrapping_key_pool WHERE id =
+                   (SELECT id FROM wrapping_key_pool WHERE spec = ?1 ORDER BY id LIMIT 1)
+                 RETURNING sealed",
+            )
+            .map_err(err)?
+            .query_row(params![spec.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn count_pool_keys(&self, spec: WrappingKeySpec) -> StoreResult<usize> {
+        self.with(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM wrapping_key_pool WHERE spec = ?1",
+                params![spec.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(err)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +368,11 @@ mod tests {
     #[tokio::test]
     async fn conformance_aliases() {
         conformance::aliases_crud(Arc::new(SqliteStore::open(&temp_db()).unwrap())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn conformance_pool() {
+        conformance::pool_claims_once(Arc::new(SqliteStore::open(&temp_db()).unwrap())).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
