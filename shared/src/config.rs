@@ -45,6 +45,9 @@ pub struct Config {
     pub token_secret_id: Option<String>,
     /// The table of the DynamoDB store.
     pub dynamodb_table: String,
+    /// How many sealed pairs of RSA_2048, RSA_3072, RSA_4096 the `pool-refill` function keeps
+    /// in the store's shared pool.
+    pub shared_pool_targets: [usize; 3],
     pub log_filter: String,
     pub log_format: LogFormat,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
@@ -244,6 +247,11 @@ impl Config {
             token_secret,
             token_secret_id: var("KMS_MOCK_TOKEN_SECRET_ID").filter(|v| !v.trim().is_empty()),
             dynamodb_table,
+            shared_pool_targets: [
+                count("KMS_MOCK_SHARED_POOL_RSA_2048", 16)?,
+                count("KMS_MOCK_SHARED_POOL_RSA_3072", 8)?,
+                count("KMS_MOCK_SHARED_POOL_RSA_4096", 16)?,
+            ],
             log_filter,
             log_format,
             debug_api: flag("KMS_MOCK_DEBUG_API")?,

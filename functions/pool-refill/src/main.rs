@@ -1,0 +1,98 @@
+//! Tops up the shared wrapping-key pool in the store to `KMS_MOCK_SHARED_POOL_RSA_*` sealed
+//! pairs per spec, so fresh instances answer GetParametersForImport without generating.
+//!
+//! In Lambda (an EventBridge schedule in the template) every event runs one top-up; anywhere
+//! else it runs once and prints what it did, e.g. before a test run on the embedded store.
+//! The result: `{"added": {"RSA_2048": n, ...}, "ready": {"RSA_2048": n, ...}}`.
+
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::{Map, Value, json};
+use shared::config::Config;
+use shared::crypto::seal::Sealer;
+use shared::domain::spec::WrappingKeySpec;
+use shared::store::KeyStore;
+
+struct Refill {
+    store: Arc<dyn KeyStore>,
+    sealer: Arc<Sealer>,
+    targets: [usize; 3],
+    parallel: usize,
+}
+
+impl Refill {
+    async fn run(&self) -> Result<Value, String> {
+        let (mut added, mut ready) = (Map::new(), Map::new());
+        for (spec, target) in WrappingKeySpec::RSA.into_iter().zip(self.targets) {
+            let n = shared::shared_pool::top_up(
+                self.store.clone(),
+                self.sealer.clone(),
+                spec,
+                target,
+                self.parallel,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            added.insert(spec.as_str().into(), n.into());
+            let count = self
+                .store
+                .count_pool_keys(spec)
+                .await
+                .map_err(|e| e.to_string())?;
+            ready.insert(spec.as_str().into(), count.into());
+        }
+        Ok(json!({"added": added, "ready": ready}))
+    }
+}
+
+fn main() {
+    let config = Config::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    config.init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(async {
+        let refill = Refill {
+            store: shared::app::open_store(&config).unwrap_or_else(|e| fail(&e)),
+            sealer: Arc::new(Sealer::new(
+                &shared::app::token_secret(&config)
+                    .await
+                    .unwrap_or_else(|e| fail(&e)),
+            )),
+            targets: config.shared_pool_targets,
+            parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            let refill = &refill;
+            let result = lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async move {
+                refill.run().await.map_err(Diagnostic::from)
+            }))
+            .await;
+            return match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("pool-refill: {e}");
+                    1
+                }
+            };
+        }
+        match refill.run().await {
+            Ok(out) => {
+                println!("{out}");
+                0
+            }
+            Err(e) => {
+                eprintln!("pool-refill: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("pool-refill: {message}");
+    std::process::exit(2);
+}
