@@ -11,10 +11,17 @@ moto_server -H 127.0.0.1 -p "$moto_port" >/tmp/kms-mock-moto.log 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 export KMS_MOCK_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "$KMS_MOCK_TEST_DYNAMODB_ENDPOINT/moto-api/" && break
-  sleep 0.2
-done
+python3 - <<'PY'
+import os, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(os.environ["KMS_MOCK_TEST_DYNAMODB_ENDPOINT"] + "/moto-api/", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.2)
+else:
+    raise SystemExit("moto_server did not start")
+PY
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[cfg(feature = "aws")]
+use crate::aws::secret_from_secrets_manager;
 use crate::clock::Clock;
 use crate::config::{Config, StoreKind};
 use crate::crypto::seal::{SECRET_LEN, Sealer, load_or_create_secret};
@@ -74,28 +76,6 @@ pub async fn token_secret(config: &Config) -> Result<[u8; SECRET_LEN], String> {
     }
     let path = config.data_dir.join("token-secret");
     load_or_create_secret(&path).map_err(|e| format!("token secret {}: {e}", path.display()))
-}
-
-/// The secret's string, hashed: whatever Secrets Manager generated becomes 32 key bytes.
-#[cfg(feature = "aws")]
-async fn secret_from_secrets_manager(id: &str) -> Result<[u8; SECRET_LEN], String> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let out = aws_sdk_secretsmanager::Client::new(&config)
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "KMS_MOCK_TOKEN_SECRET_ID={id}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| format!("KMS_MOCK_TOKEN_SECRET_ID={id}: the secret has no string"))?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    Ok(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
 }
 
 #[cfg(not(feature = "aws"))]

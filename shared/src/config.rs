@@ -348,4 +348,42 @@ mod tests {
         assert_eq!(c.token_secret, Some([7u8; 32]));
         assert!(!format!("{c:?}").contains("7, 7"));
     }
+
+    #[test]
+    fn deployed_stack_settings() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(
+            (
+                c.dynamodb_table.as_str(),
+                c.shared_pool_targets,
+                c.token_secret_id
+            ),
+            ("kms-import-mock", [16, 8, 16], None)
+        );
+        let c = cfg(&[
+            ("KMS_MOCK_STORE", "dynamodb"),
+            ("KMS_MOCK_DYNAMODB_TABLE", "t1"),
+            ("KMS_MOCK_SHARED_POOL_RSA_4096", "3"),
+            (
+                "KMS_MOCK_TOKEN_SECRET_ID",
+                "arn:aws:secretsmanager:us-east-1:1:secret:s",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreKind::DynamoDb);
+        assert_eq!(c.dynamodb_table, "t1");
+        assert_eq!(c.shared_pool_targets, [16, 8, 3]);
+        assert_eq!(
+            c.token_secret_id.as_deref(),
+            Some("arn:aws:secretsmanager:us-east-1:1:secret:s")
+        );
+        let e = cfg(&[("KMS_MOCK_SHARED_POOL_RSA_2048", "-1")]).unwrap_err();
+        assert_eq!(e.variable, "KMS_MOCK_SHARED_POOL_RSA_2048");
+        let e = cfg(&[("KMS_MOCK_STORE", "redis")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("expected sqlite, memory or dynamodb"),
+            "{e}"
+        );
+    }
 }

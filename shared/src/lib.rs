@@ -2,6 +2,8 @@
 //! the wrapping-key pool, import tokens and the crypto under them.
 
 pub mod app;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod crypto;

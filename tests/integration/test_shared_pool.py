@@ -83,3 +83,14 @@ def test_concurrent_claims_across_processes_never_repeat_a_key(data_dir, kind):
     finally:
         for e in endpoints:
             e.stop()
+
+
+def test_refill_reports_an_unreachable_store(data_dir):
+    out = subprocess.run([str(BIN_DIR / "pool-refill")], capture_output=True, text=True, timeout=120, env={
+        **os.environ, "KMS_MOCK_DATA": str(data_dir), "KMS_MOCK_STORE": "dynamodb",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+        "KMS_MOCK_TOKEN_SECRET": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})
+    assert out.returncode == 1, out
+    assert out.stderr.startswith("pool-refill: store: dynamodb: "), out.stderr
+    assert out.stdout == ""

@@ -121,14 +121,10 @@ impl Proxy {
                 let (mut parts, body) = req.into_parts();
                 set_caller(&mut parts.headers, caller.clone());
                 // Origin form: the hop speaks to one server, whatever the client wrote.
-                parts.uri = parts.uri.path_and_query().map_or_else(
-                    || http::Uri::from_static("/"),
-                    |p| {
-                        p.as_str()
-                            .parse()
-                            .unwrap_or_else(|_| http::Uri::from_static("/"))
-                    },
-                );
+                parts.uri = parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| http::Uri::from_static("/"), |p| p.clone().into());
                 match self
                     .upstream
                     .send(http::Request::from_parts(parts, body))

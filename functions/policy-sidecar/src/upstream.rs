@@ -134,4 +134,17 @@ mod tests {
             "unix:/tmp/e.sock"
         );
     }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_an_error_naming_it() {
+        let upstream = Upstream::new(Address::parse("unix:/nonexistent/kms-mock.sock"));
+        let e = upstream
+            .send(http::Request::new(Bytes::new()))
+            .await
+            .unwrap_err();
+        assert!(
+            e.starts_with("cannot reach the endpoint at unix:/nonexistent/kms-mock.sock: "),
+            "{e}"
+        );
+    }
 }

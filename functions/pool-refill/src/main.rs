@@ -64,25 +64,18 @@ fn main() {
             targets: config.shared_pool_targets,
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
             let refill = &refill;
-            let result = lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async move {
+            lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async move {
                 refill.run().await.map_err(Diagnostic::from)
             }))
-            .await;
-            return match result {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("pool-refill: {e}");
-                    1
-                }
-            };
-        }
-        match refill.run().await {
-            Ok(out) => {
-                println!("{out}");
-                0
-            }
+            .await
+            .map_err(|e| e.to_string())
+        } else {
+            refill.run().await.map(|out| println!("{out}"))
+        };
+        match result {
+            Ok(()) => 0,
             Err(e) => {
                 eprintln!("pool-refill: {e}");
                 1

@@ -121,55 +121,8 @@ impl DynamoStore {
 
     async fn client(&self) -> &Client {
         self.client
-            .get_or_init(|| async {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                Client::new(&config)
-            })
+            .get_or_init(|| async { Client::new(crate::aws::sdk_config().await) })
             .await
-    }
-
-    /// Creates the table (on-demand) if it does not exist: for local DynamoDB-API servers and
-    /// tests; deployed stacks get it from the template.
-    pub async fn create_table(&self) -> StoreResult<()> {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(err)
-        };
-        let schema = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(err)
-        };
-        let result = self
-            .client()
-            .await
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("pk")?)
-            .attribute_definitions(attr("sk")?)
-            .key_schema(schema("pk", KeyType::Hash)?)
-            .key_schema(schema("sk", KeyType::Range)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_err(e)),
-        }
     }
 
     async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
@@ -216,34 +169,82 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// A conditional put or delete's outcome.
-    fn written<T, E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-        result: Result<T, SdkError<E, R>>,
+    /// Writes `item` if `condition` holds (`:v` is `version` when given); `Conflict` if not.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        version: Option<u64>,
     ) -> StoreResult<Write> {
-        match result {
-            Ok(_) => Ok(Write::Done),
-            Err(e) if is_condition_failed(&e) => Ok(Write::Conflict),
-            Err(e) => Err(sdk_err(e)),
-        }
+        let result = self
+            .client()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(version_value(version))
+            .send()
+            .await;
+        written(result)
+    }
+
+    /// Deletes an item if `condition` holds (`:v` is `version` when given); `Conflict` if not.
+    async fn delete_if(
+        &self,
+        pk: String,
+        sk: &str,
+        condition: &str,
+        version: Option<u64>,
+    ) -> StoreResult<Write> {
+        let result = self
+            .client()
+            .await
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression(condition)
+            .set_expression_attribute_values(version_value(version))
+            .send()
+            .await;
+        written(result)
+    }
+}
+
+/// A record's item: its keys, its JSON body and, for keys, its version.
+fn record_item(pk: String, sk: &str, body: String, version: Option<u64>) -> Item {
+    let mut item = HashMap::from([
+        ("pk".to_string(), s(pk)),
+        ("sk".to_string(), s(sk)),
+        ("body".to_string(), s(body)),
+    ]);
+    if let Some(v) = version {
+        item.insert("version".into(), AttributeValue::N(v.to_string()));
+    }
+    item
+}
+
+fn version_value(version: Option<u64>) -> Option<Item> {
+    version.map(|v| HashMap::from([(":v".to_string(), AttributeValue::N(v.to_string()))]))
+}
+
+/// A conditional write's outcome.
+fn written<T, E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    result: Result<T, SdkError<E, R>>,
+) -> StoreResult<Write> {
+    match result {
+        Ok(_) => Ok(Write::Done),
+        Err(e) if is_condition_failed(&e) => Ok(Write::Conflict),
+        Err(e) => Err(sdk_err(e)),
     }
 }
 
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn insert_key(&self, key: &KeyRecord) -> StoreResult<Write> {
-        let result = self
-            .client()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key_pk(&key.scope)))
-            .item("sk", s(&key.key_id))
-            .item("version", AttributeValue::N("1".into()))
-            .item("body", s(to_json(key)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        Self::written(result)
+        let item = record_item(key_pk(&key.scope), &key.key_id, to_json(key)?, Some(1));
+        self.put_if(item, "attribute_not_exists(pk)", None).await
     }
 
     async fn get_key(
@@ -261,35 +262,18 @@ impl KeyStore for DynamoStore {
     }
 
     async fn replace_key(&self, version: u64, key: &KeyRecord) -> StoreResult<Write> {
-        let result = self
-            .client()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key_pk(&key.scope)))
-            .item("sk", s(&key.key_id))
-            .item("version", AttributeValue::N((version + 1).to_string()))
-            .item("body", s(to_json(key)?))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            .send()
-            .await;
-        Self::written(result)
+        let item = record_item(
+            key_pk(&key.scope),
+            &key.key_id,
+            to_json(key)?,
+            Some(version + 1),
+        );
+        self.put_if(item, "version = :v", Some(version)).await
     }
 
     async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write> {
-        let result = self
-            .client()
+        self.delete_if(key_pk(scope), key_id, "version = :v", Some(version))
             .await
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(key_pk(scope)))
-            .key("sk", s(key_id))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            .send()
-            .await;
-        Self::written(result)
     }
 
     async fn list_keys(
@@ -306,18 +290,13 @@ impl KeyStore for DynamoStore {
     }
 
     async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<Write> {
-        let result = self
-            .client()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(alias_pk(&alias.scope)))
-            .item("sk", s(&alias.alias_name))
-            .item("body", s(to_json(alias)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        Self::written(result)
+        let item = record_item(
+            alias_pk(&alias.scope),
+            &alias.alias_name,
+            to_json(alias)?,
+            None,
+        );
+        self.put_if(item, "attribute_not_exists(pk)", None).await
     }
 
     async fn get_alias(&self, scope: &Scope, alias_name: &str) -> StoreResult<Option<AliasRecord>> {
@@ -328,32 +307,18 @@ impl KeyStore for DynamoStore {
     }
 
     async fn update_alias(&self, alias: &AliasRecord) -> StoreResult<Write> {
-        let result = self
-            .client()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(alias_pk(&alias.scope)))
-            .item("sk", s(&alias.alias_name))
-            .item("body", s(to_json(alias)?))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        Self::written(result)
+        let item = record_item(
+            alias_pk(&alias.scope),
+            &alias.alias_name,
+            to_json(alias)?,
+            None,
+        );
+        self.put_if(item, "attribute_exists(pk)", None).await
     }
 
     async fn delete_alias(&self, scope: &Scope, alias_name: &str) -> StoreResult<Write> {
-        let result = self
-            .client()
+        self.delete_if(alias_pk(scope), alias_name, "attribute_exists(pk)", None)
             .await
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(alias_pk(scope)))
-            .key("sk", s(alias_name))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        Self::written(result)
     }
 
     async fn list_aliases(
@@ -529,8 +494,39 @@ mod tests {
             .build();
         let table = format!("kms-mock-test-{}", uuid::Uuid::new_v4());
         let store = DynamoStore::new(Client::from_conf(config), table);
-        store.create_table().await.expect("create the test table");
+        create_table(&store).await;
         Some(Arc::new(store))
+    }
+
+    /// A fresh table, on demand (deployed stacks get theirs from the template).
+    async fn create_table(store: &DynamoStore) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let mut create = store
+            .client()
+            .await
+            .create_table()
+            .table_name(&store.table)
+            .billing_mode(BillingMode::PayPerRequest);
+        for (name, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+            create = create
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(name)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(name)
+                        .key_type(kind)
+                        .build()
+                        .unwrap(),
+                );
+        }
+        create.send().await.expect("create the test table");
     }
 
     macro_rules! conformance_test {
