@@ -107,8 +107,11 @@ impl App {
             }
         }
         pool.start_refill();
-        let kms = Kms::new(store, pool, Clock::system(), sealer)
+        let mut kms = Kms::new(store, pool, Clock::system(), sealer)
             .with_rotation_delay(config.rotation_delay);
+        if config.shared_pool_top_up {
+            kms = kms.with_shared_top_up(config.shared_pool_targets);
+        }
         let scope = Scope::new(config.account.clone(), config.region.clone());
         Ok(App {
             endpoint: Endpoint::new(kms, scope, config.debug_api),

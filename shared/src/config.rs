@@ -48,6 +48,9 @@ pub struct Config {
     /// How many sealed pairs of RSA_2048, RSA_3072, RSA_4096 the `pool-refill` function keeps
     /// in the store's shared pool.
     pub shared_pool_targets: [usize; 3],
+    /// Whether a process that finds the shared pool low (a claim leaves it under half its
+    /// target) tops it up itself, between scheduled `pool-refill` runs.
+    pub shared_pool_top_up: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
@@ -252,6 +255,7 @@ impl Config {
                 count("KMS_MOCK_SHARED_POOL_RSA_3072", 8)?,
                 count("KMS_MOCK_SHARED_POOL_RSA_4096", 16)?,
             ],
+            shared_pool_top_up: flag("KMS_MOCK_SHARED_POOL_TOP_UP")?,
             log_filter,
             log_format,
             debug_api: flag("KMS_MOCK_DEBUG_API")?,
@@ -360,10 +364,12 @@ mod tests {
             ),
             ("kms-import-mock", [16, 8, 16], None)
         );
+        assert!(!c.shared_pool_top_up);
         let c = cfg(&[
             ("KMS_MOCK_STORE", "dynamodb"),
             ("KMS_MOCK_DYNAMODB_TABLE", "t1"),
             ("KMS_MOCK_SHARED_POOL_RSA_4096", "3"),
+            ("KMS_MOCK_SHARED_POOL_TOP_UP", "true"),
             (
                 "KMS_MOCK_TOKEN_SECRET_ID",
                 "arn:aws:secretsmanager:us-east-1:1:secret:s",
@@ -373,6 +379,7 @@ mod tests {
         assert_eq!(c.store, StoreKind::DynamoDb);
         assert_eq!(c.dynamodb_table, "t1");
         assert_eq!(c.shared_pool_targets, [16, 8, 3]);
+        assert!(c.shared_pool_top_up);
         assert_eq!(
             c.token_secret_id.as_deref(),
             Some("arn:aws:secretsmanager:us-east-1:1:secret:s")

@@ -156,6 +156,8 @@ struct Slot {
     ready: Mutex<VecDeque<Arc<WrappingKeyPair>>>,
     recent: Mutex<VecDeque<Arc<WrappingKeyPair>>>,
     hits: AtomicU64,
+    /// Keys taken from the shared pool in the store because this pool had none ready.
+    shared_hits: AtomicU64,
     misses: AtomicU64,
     reused: AtomicU64,
     /// When a key of this spec was last reused, in milliseconds since the pool started.
@@ -192,6 +194,8 @@ pub struct SpecStats {
     pub target: usize,
     pub ready: usize,
     pub hits: u64,
+    /// Taken from the shared pool in the store (this pool had none ready).
+    pub shared_hits: u64,
     pub misses: u64,
     pub reused: u64,
     pub generated: u64,
@@ -218,6 +222,7 @@ impl WrappingKeyPool {
             ready: Mutex::default(),
             recent: Mutex::default(),
             hits: AtomicU64::new(0),
+            shared_hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             reused: AtomicU64::new(0),
             last_reuse_ms: AtomicU64::new(0),
@@ -273,6 +278,11 @@ impl WrappingKeyPool {
             }
         }
         None
+    }
+
+    /// Counts a key of `spec` taken from the shared pool instead (for the stats).
+    pub fn record_shared_hit(&self, spec: WrappingKeySpec) {
+        self.slot(spec).shared_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Synchronous on-demand generation, counted as a miss.
@@ -421,6 +431,7 @@ impl WrappingKeyPool {
                         target: s.target,
                         ready: lock(&s.ready).len(),
                         hits: s.hits.load(Ordering::Relaxed),
+                        shared_hits: s.shared_hits.load(Ordering::Relaxed),
                         misses: s.misses.load(Ordering::Relaxed),
                         reused: s.reused.load(Ordering::Relaxed),
                         generated,
@@ -503,7 +514,7 @@ fn tmp_path(path: &Path, what: &str) -> PathBuf {
 /// Refill threads run at the lowest CPU priority (nice 19), so that key generation soaks up
 /// idle time rather than delaying request threads. (Not `SCHED_IDLE`: a refill thread starved
 /// while holding a pool lock stalled requests for hundreds of milliseconds.)
-fn lower_thread_priority() {
+pub(crate) fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: a plain system call; on Linux, PRIO_PROCESS with who = 0 applies to the calling
     // thread only.

@@ -3,9 +3,11 @@
 //! GetParametersForImport without generating an RSA key in the request.
 //!
 //! The store hands each sealed pair out at most once (`KeyStore::claim_pool_key`); the
-//! `pool-refill` function tops the pool up on a schedule.
+//! `pool-refill` function tops the pool up on a schedule, and [`SharedTopUp`] from the
+//! processes that take from it, when they find it low.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::crypto::seal::{Purpose, Sealer};
 use crate::domain::spec::WrappingKeySpec;
@@ -87,6 +89,78 @@ pub async fn top_up(
     Ok(added)
 }
 
+/// Tops the shared pool up from this process when a claim finds it low (under half its
+/// target), so the instances that drain it refill it between scheduled `pool-refill` runs.
+/// One top-up per spec at a time, one key at a time, each generated on a thread at the lowest
+/// CPU priority, so requests keep the CPU.
+pub struct SharedTopUp {
+    store: Arc<dyn KeyStore>,
+    sealer: Arc<Sealer>,
+    /// Target pairs of RSA_2048, RSA_3072, RSA_4096 (0: this process never tops that spec up).
+    targets: [usize; 3],
+    running: [AtomicBool; 3],
+}
+
+impl SharedTopUp {
+    pub fn new(store: Arc<dyn KeyStore>, sealer: Arc<Sealer>, targets: [usize; 3]) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            sealer,
+            targets,
+            running: Default::default(),
+        })
+    }
+
+    /// Called after this process claimed from the shared pool of `spec`, or found it empty:
+    /// starts a background top-up unless one is running. Needs a tokio runtime.
+    pub fn after_claim(self: &Arc<Self>, spec: WrappingKeySpec) {
+        let Some(i) = WrappingKeySpec::RSA.iter().position(|s| *s == spec) else {
+            return;
+        };
+        if self.targets[i] == 0 || self.running[i].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.top_up_if_low(spec, this.targets[i]).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    spec = spec.as_str(),
+                    added = n,
+                    "topped up the shared wrapping-key pool"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not top up the shared wrapping-key pool")
+                }
+            }
+            this.running[i].store(false, Ordering::Release);
+        });
+    }
+
+    async fn top_up_if_low(&self, spec: WrappingKeySpec, target: usize) -> StoreResult<usize> {
+        let have = self.store.count_pool_keys(spec).await?;
+        if have * 2 >= target {
+            return Ok(0);
+        }
+        for _ in have..target {
+            let sealer = self.sealer.clone();
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("shared-pool-top-up".into())
+                .spawn(move || {
+                    crate::pool::lower_thread_priority();
+                    let _ = tx.send(seal(&WrappingKeyPair::generate(spec), &sealer));
+                })
+                .map_err(|e| crate::store::StoreError(e.to_string()))?;
+            let sealed = rx
+                .await
+                .map_err(|e| crate::store::StoreError(e.to_string()))?;
+            self.store.add_pool_keys(spec, vec![sealed]).await?;
+        }
+        Ok(target - have)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +226,50 @@ mod tests {
                 .unwrap(),
             0
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_claim_that_finds_the_pool_low_tops_it_up_once() {
+        let store: Arc<dyn KeyStore> = Arc::new(MemoryStore::new());
+        let sealer = Arc::new(Sealer::random());
+        let spec = WrappingKeySpec::Rsa2048;
+        top_up(store.clone(), sealer.clone(), spec, 2, 2)
+            .await
+            .unwrap();
+        let refill = SharedTopUp::new(store.clone(), sealer.clone(), [4, 0, 0]);
+        // 2 of 4 is not low: nothing added.
+        refill.after_claim(spec);
+        wait_idle(&refill, 0).await;
+        assert_eq!(store.count_pool_keys(spec).await.unwrap(), 2);
+        claim(store.as_ref(), &sealer, spec).await.unwrap();
+        // 1 of 4 is low: topped up to 4; a second trigger while running starts nothing.
+        refill.after_claim(spec);
+        refill.after_claim(spec);
+        wait_idle(&refill, 0).await;
+        assert_eq!(store.count_pool_keys(spec).await.unwrap(), 4);
+        // A spec whose target is 0 is never topped up.
+        refill.after_claim(WrappingKeySpec::Rsa3072);
+        assert!(!refill.running[1].load(Ordering::Acquire));
+        assert_eq!(
+            store
+                .count_pool_keys(WrappingKeySpec::Rsa3072)
+                .await
+                .unwrap(),
+            0
+        );
+        // And the pairs it added open with this process's secret.
+        for _ in 0..4 {
+            assert!(claim(store.as_ref(), &sealer, spec).await.is_some());
+        }
+    }
+
+    async fn wait_idle(refill: &SharedTopUp, i: usize) {
+        for _ in 0..600 {
+            if !refill.running[i].load(Ordering::Acquire) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the top-up did not finish in 6 s");
     }
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -74,6 +75,7 @@ def test_concurrent_claims_across_processes_never_repeat_a_key(data_dir, kind):
         assert len(set(pooled)) == POOLED, "a shared-pool key was handed out twice"
         misses = lambda: sum(s["misses"] for e in endpoints for s in e.pool_stats()["specs"])
         assert misses() == 0, "every key came from the shared pool"
+        assert sum(e.pool_stats()["specs"][0]["shared_hits"] for e in endpoints) == POOLED
         assert refill(data_dir, env, 0)["ready"]["RSA_2048"] == 0
 
         # The shared pool is empty: requests generate and still succeed.
@@ -83,6 +85,40 @@ def test_concurrent_claims_across_processes_never_repeat_a_key(data_dir, kind):
     finally:
         for e in endpoints:
             e.stop()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "dynamodb"])
+def test_a_process_that_finds_the_shared_pool_low_tops_it_up(data_dir, kind):
+    env = {**store_env(kind), "KMS_MOCK_SHARED_POOL_RSA_2048": "4", "KMS_MOCK_SHARED_POOL_RSA_3072": "0",
+           "KMS_MOCK_SHARED_POOL_RSA_4096": "0"}
+    assert refill(data_dir, env, 4)["ready"]["RSA_2048"] == 4
+    cold = {**env, "KMS_MOCK_POOL_RSA_2048": "0", "KMS_MOCK_POOL_THREADS": "0", "KMS_MOCK_POOL_FILE": "off"}
+    quiet = Endpoint(data_dir, env=cold).start()
+    topping = Endpoint(data_dir, env={**cold, "KMS_MOCK_SHARED_POOL_TOP_UP": "true"}).start()
+    try:
+        key = quiet.client().create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        gpfi = lambda e: e.client().get_parameters_for_import(  # noqa: E731
+            KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_1", WrappingKeySpec="RSA_2048")
+        # Without KMS_MOCK_SHARED_POOL_TOP_UP a process only takes: 4 -> 1 is left at 1.
+        for _ in range(3):
+            gpfi(quiet)
+        assert refill(data_dir, env, 0)["ready"]["RSA_2048"] == 1
+        # With it, the claim that finds the pool under half its target tops it up to 4.
+        gpfi(topping)
+        deadline = time.monotonic() + 60
+        while (ready := refill(data_dir, env, 0)["ready"]["RSA_2048"]) != 4:
+            assert ready < 4 and time.monotonic() < deadline, ready
+            time.sleep(0.2)
+        assert [s["shared_hits"] for s in topping.pool_stats()["specs"]] == [1, 0, 0]
+        assert topping.pool_stats()["specs"][0]["misses"] == 0
+        # The pairs it added are claimed by another process (same sealing secret).
+        for _ in range(4):
+            gpfi(quiet)
+        assert [s["shared_hits"] for s in quiet.pool_stats()["specs"]] == [7, 0, 0]
+        assert quiet.pool_stats()["specs"][0]["misses"] == 0
+    finally:
+        quiet.stop()
+        topping.stop()
 
 
 def test_refill_reports_an_unreachable_store(data_dir):

@@ -31,6 +31,7 @@ use crate::policy::Caller;
 use crate::pool::WrappingKeyPool;
 use crate::protocol::operation::Operation;
 use crate::protocol::wire;
+use crate::shared_pool::SharedTopUp;
 use crate::store::KeyStore;
 
 pub use keys::default_key_policy;
@@ -50,6 +51,8 @@ pub struct Kms {
     pub rotation_delay: Duration,
     /// Wrapping private keys this process has parsed, for ImportKeyMaterial.
     pub wrapping_keys: Arc<WrappingKeyCache>,
+    /// Refills the shared pool in the store when this process finds it low (off: `None`).
+    pub shared_top_up: Option<Arc<SharedTopUp>>,
 }
 
 /// Who is calling, and where: the caller's account and the region the request went to.
@@ -100,6 +103,7 @@ impl Kms {
             sealer,
             rotation_delay: Duration::ZERO,
             wrapping_keys: Arc::new(WrappingKeyCache::new(WRAPPING_KEY_CACHE)),
+            shared_top_up: None,
         }
     }
 
@@ -122,6 +126,17 @@ impl Kms {
 
     pub fn with_rotation_delay(mut self, delay: Duration) -> Self {
         self.rotation_delay = delay;
+        self
+    }
+
+    /// Tops the shared pool up to `targets` (RSA_2048, RSA_3072, RSA_4096) from this process
+    /// when a GetParametersForImport finds it low.
+    pub fn with_shared_top_up(mut self, targets: [usize; 3]) -> Self {
+        self.shared_top_up = Some(SharedTopUp::new(
+            self.store.clone(),
+            self.sealer.clone(),
+            targets,
+        ));
         self
     }
 

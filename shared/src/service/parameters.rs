@@ -46,8 +46,12 @@ impl Kms {
         if let Some(hit) = self.pool.take_ready(spec) {
             return hit;
         }
-        if let Some(pair) = crate::shared_pool::claim(self.store.as_ref(), &self.sealer, spec).await
-        {
+        let claimed = crate::shared_pool::claim(self.store.as_ref(), &self.sealer, spec).await;
+        if let Some(top_up) = &self.shared_top_up {
+            top_up.after_claim(spec);
+        }
+        if let Some(pair) = claimed {
+            self.pool.record_shared_hit(spec);
             return (std::sync::Arc::new(pair), KeySource::Shared);
         }
         self.pool.take(spec).await
