@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 
-from conftest import BIN_DIR, KMS_API, REGION, ROOT, free_port
+from conftest import BIN_DIR, KMS_API, REGION, ROOT, free_port, stop_process, wait_port
 
 SIDECAR = BIN_DIR / "policy-sidecar"
 
@@ -31,20 +30,6 @@ SMALL_POOLS = {
     "KMS_MOCK_POOL_RSA_4096": "2",
     "KMS_MOCK_LOG": "info",
 }
-
-
-def wait_port(port: int, procs: list, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"{p.args} exited with {p.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 class Stack:
@@ -74,13 +59,7 @@ class Stack:
 
     def stop(self) -> None:
         for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_process(p, timeout=10)
 
     def client(self, key: str = "test", secret: str = "test", token: str | None = None, region: str = REGION):
         return boto3.client(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from byok import local_hmac, make_material, wrap
-from conftest import ACCOUNT, REGION, ROOT, free_port, openssl_public_key_bits
+from conftest import ACCOUNT, REGION, ROOT, free_port, openssl_public_key_bits, stop_process, wait_port
 
 EVENTS = ROOT / "events"
 PLACEHOLDER_KEY = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -63,29 +63,16 @@ class Watch:
         self.files = 0
 
     def wait_ready(self) -> None:
-        import socket
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"cargo lambda watch exited: {self.logs()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"cargo lambda watch did not listen: {self.logs()}")
+        try:
+            wait_port(self.port, [self.proc], timeout=120)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}: {self.logs()}") from None
 
     def logs(self) -> str:
         return (self.work / "cargo-lambda-watch.log").read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
     def invoke_file(self, function: str, path: Path) -> subprocess.CompletedProcess:
