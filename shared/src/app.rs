@@ -83,6 +83,22 @@ async fn secret_from_secrets_manager(_id: &str) -> Result<[u8; SECRET_LEN], Stri
     Err("KMS_MOCK_TOKEN_SECRET_ID needs a build with the `aws` feature".into())
 }
 
+/// Ends a binary that could not start (configuration, store, secret): `<name>: <message>` on
+/// stderr and exit code 2.
+pub fn exit_unstarted(name: &str, message: impl std::fmt::Display) -> ! {
+    eprintln!("{name}: {message}");
+    std::process::exit(2);
+}
+
+/// Ends a binary after its run: exit code 0, or 1 with `<name>: <error>` on stderr.
+pub fn exit_with<E: std::fmt::Display>(name: &str, result: Result<(), E>) -> ! {
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
 impl App {
     /// Builds everything from the configuration; the error says what could not be opened.
     pub async fn start(config: &Config) -> Result<Self, String> {

@@ -142,12 +142,7 @@ impl Default for PoolConfig {
 }
 
 fn index(spec: WrappingKeySpec) -> usize {
-    match spec {
-        WrappingKeySpec::Rsa2048 => 0,
-        WrappingKeySpec::Rsa3072 => 1,
-        WrappingKeySpec::Rsa4096 => 2,
-        WrappingKeySpec::Sm2 => panic!("SM2 has no pool"),
-    }
+    spec.rsa_index().expect("SM2 has no pool")
 }
 
 struct Slot {

@@ -114,7 +114,7 @@ impl SharedTopUp {
     /// Called after this process claimed from the shared pool of `spec`, or found it empty:
     /// starts a background top-up unless one is running. Needs a tokio runtime.
     pub fn after_claim(self: &Arc<Self>, spec: WrappingKeySpec) {
-        let Some(i) = WrappingKeySpec::RSA.iter().position(|s| *s == spec) else {
+        let Some(i) = spec.rsa_index() else {
             return;
         };
         if self.targets[i] == 0 || self.running[i].swap(true, Ordering::AcqRel) {
@@ -261,6 +261,31 @@ mod tests {
         for _ in 0..4 {
             assert!(claim(store.as_ref(), &sealer, spec).await.is_some());
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_top_up_ends_and_a_later_claim_starts_another() {
+        use crate::store::sqlite::SqliteStore;
+        let dir = std::env::temp_dir().join(format!("kms-top-up-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite3");
+        let store: Arc<dyn KeyStore> = Arc::new(SqliteStore::open(&path).unwrap());
+        // The store fails under it: its pool table is gone.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE wrapping_key_pool")
+            .unwrap();
+        let spec = WrappingKeySpec::Rsa2048;
+        let refill = SharedTopUp::new(store.clone(), Arc::new(Sealer::random()), [2, 0, 0]);
+        refill.after_claim(spec);
+        wait_idle(&refill, 0).await;
+        assert!(store.count_pool_keys(spec).await.is_err());
+        // Opening the file again restores the table; the next claim tops up as usual.
+        drop(SqliteStore::open(&path).unwrap());
+        refill.after_claim(spec);
+        wait_idle(&refill, 0).await;
+        assert_eq!(store.count_pool_keys(spec).await.unwrap(), 2);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     async fn wait_idle(refill: &SharedTopUp, i: usize) {

@@ -9,43 +9,30 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use shared::KmsError;
-use shared::app::App;
+use shared::app::{App, exit_unstarted, exit_with};
 use shared::config::Config;
 use shared::protocol::operation::Operation;
 
 fn main() {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("get-parameters-for-import: {e}");
-            std::process::exit(2);
-        }
-    };
+    const NAME: &str = "get-parameters-for-import";
+    let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
     config.init_logging();
     let runtime = shared::app::runtime(&config);
-    let code = runtime.block_on(async {
-        let app = match App::start(&config).await {
-            Ok(a) => Arc::new(a),
-            Err(e) => {
-                eprintln!("get-parameters-for-import: {e}");
-                return 2;
-            }
-        };
+    let result = runtime.block_on(async {
+        let app = Arc::new(
+            App::start(&config)
+                .await
+                .unwrap_or_else(|e| exit_unstarted(NAME, e)),
+        );
         let result = lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
             let app = app.clone();
             async move { handle(&app, event.payload).await }
         }))
         .await;
         app.stop();
-        match result {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("get-parameters-for-import: {e}");
-                1
-            }
-        }
+        result
     });
-    std::process::exit(code);
+    exit_with(NAME, result);
 }
 
 async fn handle(app: &App, event: Value) -> Result<Box<RawValue>, Diagnostic> {

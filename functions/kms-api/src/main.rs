@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use shared::app::App;
+use shared::app::{App, exit_unstarted, exit_with};
 use shared::config::Config;
 use shared::server::Listener;
 
@@ -22,40 +22,28 @@ fn main() {
         // SAFETY: single-threaded here; nothing else reads the environment concurrently.
         unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy.trim()) };
     }
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("kms-api: {e}");
-            std::process::exit(2);
-        }
-    };
+    let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
     config.init_logging();
     let runtime = shared::app::runtime(&config);
-    let code = runtime.block_on(run(config));
-    std::process::exit(code);
+    let result = runtime.block_on(run(config));
+    exit_with(NAME, result);
 }
 
-async fn run(config: Config) -> i32 {
-    let app = match App::start(&config).await {
-        Ok(a) => Arc::new(a),
-        Err(e) => {
-            eprintln!("kms-api: {e}");
-            return 2;
-        }
-    };
+const NAME: &str = "kms-api";
+
+async fn run(config: Config) -> Result<(), String> {
+    let app = Arc::new(
+        App::start(&config)
+            .await
+            .unwrap_or_else(|e| exit_unstarted(NAME, e)),
+    );
     let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         lambda(app.clone()).await
     } else {
         serve(app.clone(), &config).await
     };
     app.stop();
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("kms-api: {e}");
-            1
-        }
-    }
+    result
 }
 
 /// The Unix socket the policy sidecar asks its endpoint to listen on instead of

@@ -21,10 +21,7 @@ use shared::sidecar::Sidecar;
 use shared::sidecar::config::SidecarConfig;
 
 fn main() {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => fail(&e.to_string()),
-    };
+    let config = Config::from_env().unwrap_or_else(|e| fail(e));
     config.init_logging();
     let lambda = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
     if lambda.is_none()
@@ -37,32 +34,24 @@ fn main() {
     }
     let sidecar_config =
         SidecarConfig::load(|k| std::env::var(k).ok(), &config.account, &config.region)
-            .unwrap_or_else(|e| fail(&e));
+            .unwrap_or_else(|e| fail(e));
     // One thread: the decision takes microseconds, and a second worker only adds cross-thread
     // wake-ups to every forwarded request (they were most of the proxy's kernel time).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = runtime.block_on(async move {
-        let store = shared::app::open_store(&config).unwrap_or_else(|e| fail(&e));
+    let result = runtime.block_on(async move {
+        let store = shared::app::open_store(&config).unwrap_or_else(|e| fail(e));
         let sidecar = Arc::new(Sidecar::new(sidecar_config, store));
-        let result = match lambda {
+        match lambda {
             Some(api) => extension::run(sidecar, &api).await,
             None => proxy::run(sidecar, &config).await,
-        };
-        match result {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("policy-sidecar: {e}");
-                1
-            }
         }
     });
-    std::process::exit(code);
+    shared::app::exit_with("policy-sidecar", result);
 }
 
-fn fail(message: &str) -> ! {
-    eprintln!("policy-sidecar: {message}");
-    std::process::exit(2);
+fn fail(message: impl std::fmt::Display) -> ! {
+    shared::app::exit_unstarted("policy-sidecar", message)
 }

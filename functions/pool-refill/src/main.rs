@@ -47,24 +47,24 @@ impl Refill {
 }
 
 fn main() {
-    let config = Config::from_env().unwrap_or_else(|e| fail(&e.to_string()));
+    let config = Config::from_env().unwrap_or_else(|e| fail(e));
     config.init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = runtime.block_on(async {
+    let result = runtime.block_on(async {
         let refill = Refill {
-            store: shared::app::open_store(&config).unwrap_or_else(|e| fail(&e)),
+            store: shared::app::open_store(&config).unwrap_or_else(|e| fail(e)),
             sealer: Arc::new(Sealer::new(
                 &shared::app::token_secret(&config)
                     .await
-                    .unwrap_or_else(|e| fail(&e)),
+                    .unwrap_or_else(|e| fail(e)),
             )),
             targets: config.shared_pool_targets,
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
             let refill = &refill;
             lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async move {
                 refill.run().await.map_err(Diagnostic::from)
@@ -73,19 +73,11 @@ fn main() {
             .map_err(|e| e.to_string())
         } else {
             refill.run().await.map(|out| println!("{out}"))
-        };
-        match result {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("pool-refill: {e}");
-                1
-            }
         }
     });
-    std::process::exit(code);
+    shared::app::exit_with("pool-refill", result);
 }
 
-fn fail(message: &str) -> ! {
-    eprintln!("pool-refill: {message}");
-    std::process::exit(2);
+fn fail(message: impl std::fmt::Display) -> ! {
+    shared::app::exit_unstarted("pool-refill", message)
 }

@@ -140,8 +140,13 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Items of one partition with `sk > after`, in `sk` order, at most `limit`.
-    async fn page(&self, pk: String, after: Option<&str>, limit: usize) -> StoreResult<Vec<Item>> {
+    /// The records of one partition with `sk > after`, in `sk` order, at most `limit`.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = after
             .map(|a| HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(a))]));
@@ -166,7 +171,7 @@ impl DynamoStore {
             }
         }
         items.truncate(limit);
-        Ok(items)
+        items.iter().map(body).collect()
     }
 
     /// Writes `item` if `condition` holds (`:v` is `version` when given); `Conflict` if not.
@@ -212,17 +217,26 @@ impl DynamoStore {
     }
 }
 
-/// A record's item: its keys, its JSON body and, for keys, its version.
-fn record_item(pk: String, sk: &str, body: String, version: Option<u64>) -> Item {
-    let mut item = HashMap::from([
-        ("pk".to_string(), s(pk)),
-        ("sk".to_string(), s(sk)),
-        ("body".to_string(), s(body)),
-    ]);
-    if let Some(v) = version {
-        item.insert("version".into(), AttributeValue::N(v.to_string()));
-    }
-    item
+/// A key's item at `version`: its keys, its JSON body and the version.
+fn key_item(key: &KeyRecord, version: u64) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("pk".to_string(), s(key_pk(&key.scope))),
+        ("sk".to_string(), s(&key.key_id)),
+        ("body".to_string(), s(to_json(key)?)),
+        (
+            "version".to_string(),
+            AttributeValue::N(version.to_string()),
+        ),
+    ]))
+}
+
+/// An alias's item: its keys and its JSON body.
+fn alias_item(alias: &AliasRecord) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("pk".to_string(), s(alias_pk(&alias.scope))),
+        ("sk".to_string(), s(&alias.alias_name)),
+        ("body".to_string(), s(to_json(alias)?)),
+    ]))
 }
 
 fn version_value(version: Option<u64>) -> Option<Item> {
@@ -243,8 +257,8 @@ fn written<T, E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn insert_key(&self, key: &KeyRecord) -> StoreResult<Write> {
-        let item = record_item(key_pk(&key.scope), &key.key_id, to_json(key)?, Some(1));
-        self.put_if(item, "attribute_not_exists(pk)", None).await
+        self.put_if(key_item(key, 1)?, "attribute_not_exists(pk)", None)
+            .await
     }
 
     async fn get_key(
@@ -262,13 +276,8 @@ impl KeyStore for DynamoStore {
     }
 
     async fn replace_key(&self, version: u64, key: &KeyRecord) -> StoreResult<Write> {
-        let item = record_item(
-            key_pk(&key.scope),
-            &key.key_id,
-            to_json(key)?,
-            Some(version + 1),
-        );
-        self.put_if(item, "version = :v", Some(version)).await
+        self.put_if(key_item(key, version + 1)?, "version = :v", Some(version))
+            .await
     }
 
     async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write> {
@@ -282,21 +291,12 @@ impl KeyStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<KeyRecord>> {
-        self.page(key_pk(scope), after, limit)
-            .await?
-            .iter()
-            .map(body)
-            .collect()
+        self.page(key_pk(scope), after, limit).await
     }
 
     async fn insert_alias(&self, alias: &AliasRecord) -> StoreResult<Write> {
-        let item = record_item(
-            alias_pk(&alias.scope),
-            &alias.alias_name,
-            to_json(alias)?,
-            None,
-        );
-        self.put_if(item, "attribute_not_exists(pk)", None).await
+        self.put_if(alias_item(alias)?, "attribute_not_exists(pk)", None)
+            .await
     }
 
     async fn get_alias(&self, scope: &Scope, alias_name: &str) -> StoreResult<Option<AliasRecord>> {
@@ -307,13 +307,8 @@ impl KeyStore for DynamoStore {
     }
 
     async fn update_alias(&self, alias: &AliasRecord) -> StoreResult<Write> {
-        let item = record_item(
-            alias_pk(&alias.scope),
-            &alias.alias_name,
-            to_json(alias)?,
-            None,
-        );
-        self.put_if(item, "attribute_exists(pk)", None).await
+        self.put_if(alias_item(alias)?, "attribute_exists(pk)", None)
+            .await
     }
 
     async fn delete_alias(&self, scope: &Scope, alias_name: &str) -> StoreResult<Write> {
@@ -327,11 +322,7 @@ impl KeyStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<AliasRecord>> {
-        self.page(alias_pk(scope), after, limit)
-            .await?
-            .iter()
-            .map(body)
-            .collect()
+        self.page(alias_pk(scope), after, limit).await
     }
 
     async fn add_pool_keys(&self, spec: WrappingKeySpec, sealed: Vec<Vec<u8>>) -> StoreResult<()> {

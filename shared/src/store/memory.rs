@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use super::{KeyStore, StoreResult, Versioned, Write};
@@ -18,12 +18,17 @@ type Id = (Scope, String);
 pub struct MemoryStore {
     keys: DashMap<Id, Versioned<KeyRecord>>,
     aliases: DashMap<Id, AliasRecord>,
-    pool: Mutex<Vec<(WrappingKeySpec, VecDeque<Vec<u8>>)>>,
+    pool: Mutex<HashMap<WrappingKeySpec, VecDeque<Vec<u8>>>>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn pool_lock(&self) -> std::sync::MutexGuard<'_, HashMap<WrappingKeySpec, VecDeque<Vec<u8>>>> {
+        // Each operation on the queues is a single call: a panic cannot leave one half-done.
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -162,28 +167,19 @@ impl KeyStore for MemoryStore {
     }
 
     async fn add_pool_keys(&self, spec: WrappingKeySpec, sealed: Vec<Vec<u8>>) -> StoreResult<()> {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        match pool.iter_mut().find(|(s, _)| *s == spec) {
-            Some((_, q)) => q.extend(sealed),
-            None => pool.push((spec, sealed.into())),
-        }
+        self.pool_lock().entry(spec).or_default().extend(sealed);
         Ok(())
     }
 
     async fn claim_pool_key(&self, spec: WrappingKeySpec) -> StoreResult<Option<Vec<u8>>> {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(pool
-            .iter_mut()
-            .find(|(s, _)| *s == spec)
-            .and_then(|(_, q)| q.pop_front()))
+        Ok(self
+            .pool_lock()
+            .get_mut(&spec)
+            .and_then(VecDeque::pop_front))
     }
 
     async fn count_pool_keys(&self, spec: WrappingKeySpec) -> StoreResult<usize> {
-        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(pool
-            .iter()
-            .find(|(s, _)| *s == spec)
-            .map_or(0, |(_, q)| q.len()))
+        Ok(self.pool_lock().get(&spec).map_or(0, VecDeque::len))
     }
 }
 
