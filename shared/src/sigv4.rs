@@ -256,7 +256,8 @@ fn parse_amz_date(s: &str) -> Option<i64> {
         .map(|t| t.assume_utc().unix_timestamp())
 }
 
-fn format_amz_date(epoch: i64) -> String {
+/// `epoch` (seconds) in `X-Amz-Date` form.
+pub fn format_amz_date(epoch: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(epoch)
         .ok()
         .and_then(|t| t.format(AMZ_DATE).ok())
@@ -357,13 +358,6 @@ pub fn verify<'s>(
 /// The hex signature of a canonical request: the string to sign, under the key derived from
 /// the secret and the credential scope.
 fn signature(secret: &str, scope: &CredentialScope, amz_date: &str, canonical: &str) -> String {
-    let mac = |key: &[u8], data: &str| {
-        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
-    };
-    let k = mac(format!("AWS4{secret}").as_bytes(), scope.date);
-    let k = mac(k.as_ref(), scope.region);
-    let k = mac(k.as_ref(), scope.service);
-    let k = mac(k.as_ref(), "aws4_request");
     let to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
         scope.date,
@@ -371,11 +365,70 @@ fn signature(secret: &str, scope: &CredentialScope, amz_date: &str, canonical: &
         scope.service,
         sha256_hex(canonical.as_bytes())
     );
-    hex::encode(mac(k.as_ref(), &to_sign))
+    let tag = SIGNING_KEY.with_borrow_mut(|cached| {
+        let fresh = cached.as_ref().is_none_or(|c| {
+            (
+                c.secret.as_str(),
+                c.date.as_str(),
+                c.region.as_str(),
+                c.service.as_str(),
+            ) != (secret, scope.date, scope.region, scope.service)
+        });
+        if fresh {
+            *cached = Some(SigningKey::derive(secret, scope));
+        }
+        let key = &cached.as_ref().expect("derived").key;
+        hmac::sign(key, to_sign.as_bytes())
+    });
+    hex::encode(tag)
+}
+
+/// A key derived from a secret and a credential scope, which stays the same all day: SDKs
+/// sign many requests with one credential, and deriving it takes four HMACs.
+struct SigningKey {
+    secret: String,
+    date: String,
+    region: String,
+    service: String,
+    key: hmac::Key,
+}
+
+impl SigningKey {
+    fn derive(secret: &str, scope: &CredentialScope) -> Self {
+        let mac = |key: &[u8], data: &str| {
+            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data.as_bytes())
+        };
+        let k = mac(format!("AWS4{secret}").as_bytes(), scope.date);
+        let k = mac(k.as_ref(), scope.region);
+        let k = mac(k.as_ref(), scope.service);
+        let k = mac(k.as_ref(), "aws4_request");
+        Self {
+            secret: secret.to_string(),
+            date: scope.date.to_string(),
+            region: scope.region.to_string(),
+            service: scope.service.to_string(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()),
+        }
+    }
+}
+
+thread_local! {
+    /// The last signing key this thread derived.
+    static SIGNING_KEY: std::cell::RefCell<Option<SigningKey>> = const { std::cell::RefCell::new(None) };
 }
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, data))
+}
+
+/// A header value as SigV4 canonicalizes it: trimmed, inner runs of whitespace made one space.
+fn push_trimmed(out: &mut String, value: &str) {
+    for (i, word) in value.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
 }
 
 fn canonical_request(req: &SignedRequest, sig: &Signature, payload_hash: &str) -> String {
@@ -393,20 +446,14 @@ fn canonical_request(req: &SignedRequest, sig: &Signature, payload_hash: &str) -
         .join("&");
     let mut headers = String::new();
     for name in &sig.signed_headers {
-        let values: Vec<String> = req
-            .headers
-            .get_all(name.as_str())
-            .iter()
-            .map(|v| {
-                String::from_utf8_lossy(v.as_bytes())
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
         headers.push_str(name);
         headers.push(':');
-        headers.push_str(&values.join(","));
+        for (i, v) in req.headers.get_all(name.as_str()).iter().enumerate() {
+            if i > 0 {
+                headers.push(',');
+            }
+            push_trimmed(&mut headers, &String::from_utf8_lossy(v.as_bytes()));
+        }
         headers.push('\n');
     }
     format!(
@@ -417,10 +464,10 @@ fn canonical_request(req: &SignedRequest, sig: &Signature, payload_hash: &str) -
     )
 }
 
-/// Signs a request the way SDKs do (Authorization header over the given headers, which must
-/// include `host` and `x-amz-date`).
-#[cfg(test)]
-fn sign_for_tests(req: &SignedRequest, access_key_id: &str, secret: &str, region: &str) -> String {
+/// The Authorization header an SDK would send for a request: signed over all its headers
+/// (which must include `host` and `x-amz-date`). For tests and benches that need a request
+/// the verifier accepts without a Python or CLI client.
+pub fn sign(req: &SignedRequest, access_key_id: &str, secret: &str, region: &str) -> String {
     let mut names: Vec<String> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
     names.sort();
     names.dedup();
@@ -599,7 +646,7 @@ mod tests {
             headers: &h,
             body: BODY,
         };
-        let auth = sign_for_tests(&req, "ASIA1", "s", "eu-west-1");
+        let auth = sign(&req, "ASIA1", "s", "eu-west-1");
         h.insert("authorization", auth.parse().unwrap());
         let req = SignedRequest {
             method: "POST",
@@ -678,6 +725,54 @@ mod tests {
             query_param(Some(full), "X-Amz-Credential").as_deref(),
             Some("AKIDEXAMPLE/20261124/us-east-1/kms/aws4_request")
         );
+    }
+
+    #[test]
+    fn the_reused_signing_key_is_the_one_for_the_secret_and_scope_at_hand() {
+        // One thread, alternating secrets and scopes: each verification derives or reuses the
+        // key of its own secret and scope, never the previous one.
+        let good = headers(BOTOCORE_SIGNATURE, "20261124T065351Z");
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &good,
+            body: BODY,
+        };
+        let with_secret = |secret: &'static str| {
+            move |k: &str| {
+                (k == "AKIDEXAMPLE").then_some(Secret {
+                    secret_access_key: secret,
+                    session_token: None,
+                })
+            }
+        };
+        for _ in 0..2 {
+            assert!(verify(&req, SIGNED_AT, with_secret(SECRET)).is_ok());
+            assert_eq!(
+                verify(&req, SIGNED_AT, with_secret("another secret")).unwrap_err(),
+                invalid_signature()
+            );
+        }
+        let mut other_region = good.clone();
+        other_region.insert(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/eu-west-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={BOTOCORE_SIGNATURE}").parse().unwrap(),
+        );
+        assert_eq!(
+            check(&other_region, BODY, SIGNED_AT).unwrap_err(),
+            invalid_signature()
+        );
+        assert!(check(&good, BODY, SIGNED_AT).is_ok());
+    }
+
+    #[test]
+    fn header_values_are_trimmed_and_inner_whitespace_folded() {
+        let mut out = String::new();
+        push_trimmed(&mut out, "  a   b\tc  ");
+        push_trimmed(&mut out, "|");
+        push_trimmed(&mut out, "plain");
+        assert_eq!(out, "a b c|plain");
     }
 
     #[test]
