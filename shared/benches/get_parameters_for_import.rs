@@ -5,9 +5,11 @@
 //!
 //! `cargo bench -p shared --bench get_parameters_for_import`
 
+mod support;
+
 use std::hint::black_box;
 
-use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use shared::clock::Clock;
 use shared::domain::arn::Scope;
 use shared::domain::spec::WrappingKeySpec;
@@ -24,34 +26,15 @@ fn bench(c: &mut Criterion) {
     // An empty pool: the warm rows add one ready key per call, the baseline rows generate.
     let kms = Kms::in_memory(Clock::system(), false);
     let ctx = RequestContext::new(Scope::new("111122223333", "us-east-1"));
-    let created = rt
-        .block_on(kms.call(&ctx, Operation::CreateKey, br#"{"Origin":"EXTERNAL"}"#))
-        .unwrap();
-    let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
-    let key_id = created["KeyMetadata"]["KeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key_id = support::create_external_key(&rt, &kms, &ctx);
 
     let mut group = c.benchmark_group("get_parameters_for_import");
     for spec in WrappingKeySpec::RSA {
-        let body = format!(
-            r#"{{"KeyId":"{key_id}","WrappingAlgorithm":"RSAES_OAEP_SHA_256","WrappingKeySpec":"{spec}"}}"#
-        )
-        .into_bytes();
+        let body = support::gpfi_body(&key_id, spec);
         let ready = WrappingKeyPair::generate(spec);
         group.sample_size(100);
         group.bench_function(BenchmarkId::new("warm_pool", spec), |b| {
-            b.iter_batched(
-                || kms.pool.add_ready([ready.clone()]),
-                |()| {
-                    black_box(
-                        rt.block_on(kms.call(&ctx, Operation::GetParametersForImport, &body))
-                            .unwrap(),
-                    )
-                },
-                BatchSize::SmallInput,
-            )
+            support::warm_pool_handler(b, &rt, &kms, &ctx, &body, &ready)
         });
         // The pool is empty here, so every call generates its key on demand.
         group.sample_size(10);

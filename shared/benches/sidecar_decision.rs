@@ -6,11 +6,13 @@
 //!
 //! `cargo bench -p shared --bench sidecar_decision`
 
+mod support;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use shared::clock::Clock;
 use shared::domain::arn::Scope;
 use shared::domain::spec::WrappingKeySpec;
@@ -59,15 +61,8 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let kms = Kms::in_memory(Clock::system(), false);
     let ctx = RequestContext::new(Scope::new(ACCOUNT, REGION));
-    let created = rt
-        .block_on(kms.call(&ctx, Operation::CreateKey, br#"{"Origin":"EXTERNAL"}"#))
-        .unwrap();
-    let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
-    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap();
-    let body = format!(
-        r#"{{"KeyId":"{key_id}","WrappingAlgorithm":"RSAES_OAEP_SHA_256","WrappingKeySpec":"RSA_2048"}}"#
-    )
-    .into_bytes();
+    let key_id = support::create_external_key(&rt, &kms, &ctx);
+    let body = support::gpfi_body(&key_id, WrappingKeySpec::Rsa2048);
     let req = signed_request(&body);
     let ip = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let ready = WrappingKeyPair::generate(WrappingKeySpec::Rsa2048);
@@ -88,16 +83,7 @@ fn bench(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("sidecar");
     group.bench_function("endpoint_handler_baseline", |b| {
-        b.iter_batched(
-            || kms.pool.add_ready([ready.clone()]),
-            |()| {
-                black_box(
-                    rt.block_on(kms.call(&ctx, Operation::GetParametersForImport, &body))
-                        .unwrap(),
-                )
-            },
-            BatchSize::SmallInput,
-        )
+        support::warm_pool_handler(b, &rt, &kms, &ctx, &body, &ready)
     });
     for (name, config) in configs {
         let sidecar = Sidecar::new(

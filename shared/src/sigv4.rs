@@ -764,6 +764,27 @@ mod tests {
             invalid_signature()
         );
         assert!(check(&good, BODY, SIGNED_AT).is_ok());
+        // Right after that key was cached, requests signed with the same secret for another
+        // region, and on another day, are accepted: a key reused across scopes would refuse them.
+        for (date, now, region) in [
+            ("20261124T065351Z", SIGNED_AT, "eu-west-1"),
+            ("20261125T065351Z", SIGNED_AT + 86_400, "us-east-1"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("host", "127.0.0.1:4599".parse().unwrap());
+            h.insert("x-amz-date", date.parse().unwrap());
+            let unsigned = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: None,
+                headers: &h,
+                body: BODY,
+            };
+            let auth = sign(&unsigned, "AKIDEXAMPLE", SECRET, region);
+            h.insert("authorization", auth.parse().unwrap());
+            assert!(check(&good, BODY, SIGNED_AT).is_ok());
+            assert_eq!(check(&h, BODY, now).unwrap().region, region);
+        }
     }
 
     #[test]

@@ -40,8 +40,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "target" / "release"
 
 
-def start(binary: str, env: dict, port: int) -> subprocess.Popen:
-    p = subprocess.Popen([str(RELEASE / binary)], env={**os.environ, "KMS_MOCK_LOG": "warn", **env},
+def start(args: list, env: dict, port: int) -> subprocess.Popen:
+    """Starts a process and waits until the endpoint answers through `port` (its own port, or
+    the byte proxy's in front of it)."""
+    p = subprocess.Popen([str(RELEASE / args[0]), *args[1:]], env={**os.environ, "KMS_MOCK_LOG": "warn", **env},
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -49,7 +51,7 @@ def start(binary: str, env: dict, port: int) -> subprocess.Popen:
             return p
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"{binary} did not start")
+    raise RuntimeError(f"{args[0]} did not start")
 
 
 def signed_headers(url: str, body: str) -> dict:
@@ -88,11 +90,11 @@ def main() -> None:
     common = {"KMS_MOCK_DATA": str(data), "KMS_MOCK_POOL_REUSE": "true", "KMS_MOCK_POOL_FILE": "off",
               "KMS_MOCK_POOL_THREADS": "0", "KMS_MOCK_POOL_RSA_2048": "0", "KMS_MOCK_POOL_RSA_3072": "0",
               "KMS_MOCK_POOL_RSA_4096": "0"}
-    endpoint = start("kms-api", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{ep_port}"}, ep_port)
-    sidecar = start("policy-sidecar", {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{sc_port}"}, sc_port)
+    endpoint = start(["kms-api"], {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{ep_port}"}, ep_port)
+    sidecar = start(["policy-sidecar"], {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{sc_port}"}, sc_port)
     # The endpoint the sidecar started, on the socket it names after its own pid.
     socket = Path(tempfile.gettempdir()) / f"kms-mock-endpoint-{sidecar.pid}.sock"
-    floor = subprocess.Popen([str(RELEASE / "examples" / "byte_proxy"), f"127.0.0.1:{floor_port}", str(socket)])
+    floor = start(["examples/byte_proxy", f"127.0.0.1:{floor_port}", str(socket)], {}, floor_port)
     try:
         ep_url, sc_url = f"http://127.0.0.1:{ep_port}", f"http://127.0.0.1:{sc_port}"
         floor_url = f"http://127.0.0.1:{floor_port}"
