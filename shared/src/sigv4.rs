@@ -527,14 +527,19 @@ mod tests {
         h
     }
 
-    fn check(h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, KmsError> {
-        let req = SignedRequest {
+    /// A POST to `/` with these headers and body, no query.
+    fn post<'a>(headers: &'a HeaderMap, body: &'a [u8]) -> SignedRequest<'a> {
+        SignedRequest {
             method: "POST",
             path: "/",
             query: None,
-            headers: h,
+            headers,
             body,
-        };
+        }
+    }
+
+    fn check(h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, KmsError> {
+        let req = post(h, body);
         verify(&req, now, |k| {
             (k == "AKIDEXAMPLE").then_some(Secret {
                 secret_access_key: SECRET,
@@ -639,22 +644,10 @@ mod tests {
         h.insert("host", "localhost".parse().unwrap());
         h.insert("x-amz-date", "20261124T065351Z".parse().unwrap());
         h.insert("x-amz-security-token", "tok".parse().unwrap());
-        let req = SignedRequest {
-            method: "POST",
-            path: "/",
-            query: None,
-            headers: &h,
-            body: BODY,
-        };
+        let req = post(&h, BODY);
         let auth = sign(&req, "ASIA1", "s", "eu-west-1");
         h.insert("authorization", auth.parse().unwrap());
-        let req = SignedRequest {
-            method: "POST",
-            path: "/",
-            query: None,
-            headers: &h,
-            body: BODY,
-        };
+        let req = post(&h, BODY);
         let with = |token| {
             move |k: &str| {
                 (k == "ASIA1").then_some(Secret {
@@ -732,13 +725,7 @@ mod tests {
         // One thread, alternating secrets and scopes: each verification derives or reuses the
         // key of its own secret and scope, never the previous one.
         let good = headers(BOTOCORE_SIGNATURE, "20261124T065351Z");
-        let req = SignedRequest {
-            method: "POST",
-            path: "/",
-            query: None,
-            headers: &good,
-            body: BODY,
-        };
+        let req = post(&good, BODY);
         let with_secret = |secret: &'static str| {
             move |k: &str| {
                 (k == "AKIDEXAMPLE").then_some(Secret {
@@ -773,13 +760,7 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert("host", "127.0.0.1:4599".parse().unwrap());
             h.insert("x-amz-date", date.parse().unwrap());
-            let unsigned = SignedRequest {
-                method: "POST",
-                path: "/",
-                query: None,
-                headers: &h,
-                body: BODY,
-            };
+            let unsigned = post(&h, BODY);
             let auth = sign(&unsigned, "AKIDEXAMPLE", SECRET, region);
             h.insert("authorization", auth.parse().unwrap());
             assert!(check(&good, BODY, SIGNED_AT).is_ok());
