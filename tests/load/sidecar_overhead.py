@@ -12,6 +12,9 @@ Pools are empty with no refill thread and reuse on, so key generation never runs
 measurement: the first request generates one key, every later one reuses it.
 Every request is signed by botocore; wrk replays it (a signature stays valid for 5 minutes).
 The paths take turns, row by row, for several rounds; the tables give each row's median.
+Then, when `perf` is on the PATH, one more run per row counts the CPU time each process spends
+per request (`perf stat -e task-clock`, kept out of the timed rounds), and the machine's busy
+time per request from /proc/stat, wrk included: where the CPU of two cores goes.
 
 Usage: python3 tests/load/sidecar_overhead.py [--duration 5s] [--rounds 3] [--connections 4]
 Needs: wrk, cargo build --release -p kms-api -p policy-sidecar --example byte_proxy
@@ -23,6 +26,8 @@ import argparse
 import json
 import os
 import re
+import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -75,7 +80,31 @@ def wrk(url: str, body: str, headers: dict, connections: int, duration: str) -> 
         raise RuntimeError(f"errors under load:\n{out}")
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     return {"p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(url: str, body: str, headers: dict, conns: int, duration: str, pids: dict) -> dict:
+    """One wrk run while `perf stat` counts each named process's CPU time: µs per request for
+    each, and for the whole machine."""
+    perfs = {name: subprocess.Popen(["perf", "stat", "-x", ",", "-e", "task-clock", "-p", str(pid)],
+                                    stderr=subprocess.PIPE, text=True) for name, pid in pids.items()}
+    time.sleep(0.2)  # perf attached before the first request
+    busy = machine_busy_seconds()
+    r = wrk(url, body, headers, conns, duration)
+    busy = machine_busy_seconds() - busy
+    out = {"machine": busy * 1e6 / r["requests"], "busy": busy * r["rps"] / r["requests"] / os.cpu_count()}
+    for name, p in perfs.items():
+        p.send_signal(signal.SIGINT)
+        msec = float(p.communicate()[1].strip().splitlines()[-1].split(",")[0])
+        out[name] = msec * 1000 / r["requests"]
+    return out
 
 
 def main() -> None:
@@ -95,6 +124,13 @@ def main() -> None:
     # The endpoint the sidecar started, on the socket it names after its own pid.
     socket = Path(tempfile.gettempdir()) / f"kms-mock-endpoint-{sidecar.pid}.sock"
     floor = start(["examples/byte_proxy", f"127.0.0.1:{floor_port}", str(socket)], {}, floor_port)
+    behind = int(subprocess.run(["pgrep", "-P", str(sidecar.pid), "kms-api"], capture_output=True, text=True,
+                                check=True).stdout.split()[0])
+    # Whose CPU each path spends: the processes a request passes through.
+    pids = {"endpoint": {"endpoint": endpoint.pid},
+            "byte proxy": {"proxy": floor.pid, "endpoint": behind},
+            "sidecar": {"proxy": sidecar.pid, "endpoint": behind}}
+    cpu: dict = {}
     try:
         ep_url, sc_url = f"http://127.0.0.1:{ep_port}", f"http://127.0.0.1:{sc_port}"
         floor_url = f"http://127.0.0.1:{floor_port}"
@@ -113,6 +149,10 @@ def main() -> None:
             for conns in (1, args.connections):
                 for name, url in paths:
                     runs.setdefault((name, conns), []).append(wrk(url, body, headers, conns, args.duration))
+        if shutil.which("perf"):
+            for conns in (1, args.connections):
+                for name, url in paths:
+                    cpu[(name, conns)] = cpu_per_request(url, body, headers, conns, args.duration, pids[name])
     finally:
         for p in (floor, sidecar, endpoint):
             p.terminate()
@@ -133,6 +173,25 @@ def main() -> None:
               f"byte proxy {(f['p50'] - e['p50']) * 1000:.0f} µs; throughput / endpoint alone: "
               f"sidecar {s['rps'] / e['rps']:.2f}, byte proxy {f['rps'] / e['rps']:.2f}; "
               f"sidecar / byte proxy {s['rps'] / f['rps']:.2f}")
+    if cpu:
+        print("\nCPU per request (µs; one more wrk run per row, perf stat task-clock; machine: busy time "
+              "of all cores from /proc/stat, wrk included)\n")
+        print("| Path | Connections | proxy | endpoint | machine | cores busy |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for conns in (1, args.connections):
+            for name, _ in paths:
+                c = cpu[(name, conns)]
+                proxy = f"{c['proxy']:.0f}" if "proxy" in c else "-"
+                print(f"| {name} | {conns} | {proxy} | {c['endpoint']:.0f} | {c['machine']:.0f} | {c['busy']:.0%} |")
+        # When the endpoint alone saturates the cores, 0.8 of its rate leaves each request 1/0.8
+        # of the machine time it takes alone; what the endpoint behind the proxy and wrk take of
+        # that (measured behind the byte proxy) is not the proxy's to spend.
+        conns = args.connections
+        alone, floor_cpu = cpu[("endpoint", conns)], cpu[("byte proxy", conns)]
+        room = alone["machine"] / 0.8 - (floor_cpu["machine"] - floor_cpu["proxy"])
+        print(f"\n{conns} connections: the endpoint alone keeps the cores {alone['busy']:.0%} busy. If that is "
+              f"saturation, throughput 0.8 of it leaves a proxy {room:.0f} µs of CPU per request; "
+              f"the byte proxy takes {floor_cpu['proxy']:.0f}, the sidecar {cpu[('sidecar', conns)]['proxy']:.0f}.")
     print("raw:", json.dumps({f"{k[0]}/{k[1]}": v for k, v in runs.items()}))
 
 
