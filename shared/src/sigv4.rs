@@ -72,6 +72,8 @@ pub struct Verified {
 pub const MAX_SKEW_SECONDS: i64 = 300;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The payload hash of a signer that leaves the body out of the signature.
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 fn invalid_signature() -> KmsError {
     KmsError::new(
@@ -335,14 +337,17 @@ pub fn verify<'s>(
         return Err(invalid_signature());
     }
 
-    let body_hash = sha256_hex(req.body);
-    let payload_hashes: Vec<String> = match header(req.headers, "x-amz-content-sha256") {
-        Some(h) => vec![h.to_string()],
-        None if sig.expires.is_some() => vec![body_hash, "UNSIGNED-PAYLOAD".into()],
-        None => vec![body_hash],
-    };
+    // The hash of the body as received, never a hash the request claims: an unsigned
+    // `x-amz-content-sha256` naming the signed body's hash would otherwise let another body
+    // through under the same signature. A signer may leave the payload out on purpose.
+    let unsigned = sig.expires.is_some()
+        || header(req.headers, "x-amz-content-sha256") == Some(UNSIGNED_PAYLOAD);
+    let payload_hashes = [
+        Some(sha256_hex(req.body)),
+        unsigned.then(|| UNSIGNED_PAYLOAD.to_string()),
+    ];
     let given = sig.signature.to_ascii_lowercase();
-    for payload_hash in payload_hashes {
+    for payload_hash in payload_hashes.into_iter().flatten() {
         let canonical = canonical_request(req, &sig, &payload_hash);
         let expected = signature(secret.secret_access_key, &scope, &sig.amz_date, &canonical);
         if constant_time::verify_slices_are_equal(expected.as_bytes(), given.as_bytes()).is_ok() {
@@ -584,6 +589,20 @@ mod tests {
         flipped.replace_range(0..1, "1");
         let e = check(&headers(&flipped, "20261124T065351Z"), BODY, SIGNED_AT).unwrap_err();
         assert_eq!(e, invalid_signature());
+        // A changed body with an unsigned x-amz-content-sha256 naming the signed body's hash.
+        let mut h = good.clone();
+        h.insert("x-amz-content-sha256", sha256_hex(BODY).parse().unwrap());
+        assert!(check(&h, BODY, SIGNED_AT).is_ok());
+        assert_eq!(
+            check(&h, br#"{"KeyId":"alias/y"}"#, SIGNED_AT).unwrap_err(),
+            invalid_signature()
+        );
+        // Nor can an unsigned header declare the payload unsigned.
+        h.insert("x-amz-content-sha256", UNSIGNED_PAYLOAD.parse().unwrap());
+        assert_eq!(
+            check(&h, br#"{"KeyId":"alias/y"}"#, SIGNED_AT).unwrap_err(),
+            invalid_signature()
+        );
         // An unsigned header may change.
         let mut h = good.clone();
         h.insert("user-agent", "x".parse().unwrap());

@@ -3,6 +3,7 @@ the Lambda extension under `cargo lambda watch`, through boto3 (botocore's SigV4
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import tempfile
@@ -12,6 +13,7 @@ import botocore.exceptions
 import pytest
 
 from byok import wrap
+from conftest import REGION
 from sidecar_stack import STACKS
 
 ACCOUNT = "111122223333"
@@ -107,6 +109,11 @@ def test_signatures(stack):
             "UnrecognizedClientException")
     refused(lambda: stack.client(key="ASIAIMPORTER", secret="importer-secret").list_keys(),
             "UnrecognizedClientException")
+    # A request refused before any policy is read is audited too, with AWS's error.
+    record = [r for r in stack.audit() if r.get("errorCode") == "InvalidSignatureException"][-1]
+    assert record["eventName"] == "ListKeys" and record["httpStatus"] == 400
+    assert record["errorMessage"].startswith("The request signature we calculated does not match")
+    assert "userIdentity" not in record and "policyDecision" not in record
 
 
 def test_gpfi_only_rsa4096_oaep256(stack):
@@ -128,6 +135,11 @@ def test_gpfi_only_rsa4096_oaep256(stack):
     assert record["requestParameters"] == {"keyId": arn, "wrappingAlgorithm": "RSAES_OAEP_SHA_1", "wrappingKeySpec": "RSA_4096"}
     assert record["policyDecision"] == {"decision": "ImplicitDeny", "reason": "NoResourcePolicyAllows", "statement": None}
     assert record["userIdentity"]["arn"] == ROOT_ARN and record["httpStatus"] == 400
+    assert record["errorMessage"] == denied(ROOT_ARN, "GetParametersForImport", arn, no_resource("GetParametersForImport"))
+    assert record["sourceIPAddress"] == "127.0.0.1"
+    at = datetime.datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - at).total_seconds()) < 60
+    assert record["eventSource"] == "kms.amazonaws.com" and record["awsRegion"] == REGION
     allowed = [r for r in stack.audit() if r["eventName"] == "GetParametersForImport" and "errorCode" not in r][-1]
     assert allowed["policyDecision"]["statement"] == {"policy": "key-policy", "statementIndex": 1, "sid": "ImportWithRsa4096Oaep256Only"}
     assert "importToken" not in allowed["responseElements"] and "publicKey" not in allowed["responseElements"]

@@ -5,6 +5,7 @@ fault injection, and the switch that turns signature checking off."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -81,6 +82,10 @@ def test_a_changed_byte_is_refused(proxy):
     bad = {"__type": "InvalidSignatureException", "message": "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
     assert send(url, headers, b'{"Limit":11}') == (400, bad)
     assert send(url, {**headers, "X-Amz-Target": "TrentService.ListAliases"}, body) == (400, bad)
+    # An unsigned x-amz-content-sha256 naming the signed body's hash does not carry another body.
+    claimed = {**headers, "X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()}
+    assert send(url, claimed, body)[0] == 200
+    assert send(url, claimed, b'{"Limit":11}') == (400, bad)
     sig = headers["Authorization"]
     flipped = sig[:-1] + ("0" if sig[-1] != "0" else "1")
     assert send(url, {**headers, "Authorization": flipped}, body) == (400, bad)
@@ -134,7 +139,14 @@ def test_quotas_follow_aws_defaults(proxy):
     patient = boto3.client("kms", endpoint_url=proxy.url, region_name="us-east-1", aws_access_key_id="test",
                            aws_secret_access_key="test",
                            config=botocore.config.Config(retries={"max_attempts": 10, "mode": "standard"}))
-    patient.get_parameters_for_import(KeyId=arn, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    # The bucket emptied again, so that the patient client's first attempt is throttled.
+    with pytest.raises(botocore.exceptions.ClientError):
+        for _ in range(3):
+            kms.get_parameters_for_import(KeyId=arn, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    got = patient.get_parameters_for_import(KeyId=arn, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                            WrappingKeySpec="RSA_2048")
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert got["ResponseMetadata"]["RetryAttempts"] >= 1
 
 
 @pytest.mark.stack_env({"KMS_MOCK_QUOTAS": "aws", "KMS_MOCK_QUOTA_RATES": "ListKeys=3"})
