@@ -286,10 +286,13 @@ impl Sidecar {
                 .unwrap_or_else(|| self.config.default_region.clone())
         };
         if !self.config.verify_signatures {
+            // The credential of either form, Authorization header or presigned query.
+            let presigned = sigv4::query_param(req.uri().query(), "X-Amz-Credential");
             let scope = headers
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(CredentialScope::from_authorization);
+                .and_then(CredentialScope::from_authorization)
+                .or_else(|| presigned.as_deref().and_then(CredentialScope::parse));
             let caller = scope
                 .as_ref()
                 .and_then(|s| self.config.credentials.get(s.access_key_id))
@@ -372,7 +375,9 @@ fn key_parameter(op: Operation, body: &Value, caller_scope: &Scope) -> Option<St
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
     use Operation::*;
     match op {
-        CreateKey | ListKeys => None,
+        // Authorized by identity policies alone (Resource "*"), as AWS does, even when
+        // ListAliases names a key.
+        CreateKey | ListKeys | ListAliases => None,
         CreateAlias | UpdateAlias => text("TargetKeyId"),
         DeleteAlias => text("AliasName"),
         Decrypt => text("KeyId").or_else(|| {
@@ -406,6 +411,65 @@ mod tests {
             .header(TARGET_HEADER, format!("TrentService.{op}"))
             .body(Bytes::from(body.to_string()))
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn with_checking_off_presigned_callers_keep_their_principal_and_list_aliases_is_iam_only()
+    {
+        let kms = testkit::kms();
+        let ctx = testkit::ctx();
+        // A key whose policy does not delegate to the account: no IAM policy can grant alice
+        // anything on it.
+        let policy = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"}, "Action": "kms:DescribeKey", "Resource": "*"}]});
+        let arn = testkit::call(
+            &kms,
+            &ctx,
+            "CreateKey",
+            json!({"Policy": policy.to_string(), "BypassPolicyLockoutSafetyCheck": true}),
+        )
+        .await
+        .unwrap()["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let config = SidecarConfig::from_json(
+            r#"{"verify_signatures": false,
+                "credentials": [{"access_key_id": "AKIAALICE", "secret_access_key": "s", "principal": "arn:aws:iam::111122223333:user/alice"}],
+                "identity_policies": {"arn:aws:iam::111122223333:user/alice": {"p": {"Statement": {"Effect": "Allow", "Action": ["kms:ListAliases", "kms:DescribeKey"], "Resource": "*"}}}}}"#,
+            "111122223333",
+            "us-east-1",
+        )
+        .unwrap();
+        let sidecar = Sidecar::new(config, kms.store.clone());
+        let presigned = |op: &str, body: serde_json::Value| {
+            let mut r = request(op, body);
+            *r.uri_mut() = "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAALICE%2F20261124%2Fus-east-1%2Fkms%2Faws4_request&X-Amz-Signature=00"
+                .parse()
+                .unwrap();
+            r
+        };
+        // The presigned credential names alice: the key policy's deny of her applies.
+        let Verdict::Refuse(e) = sidecar
+            .check(&presigned("DescribeKey", json!({"KeyId": arn})), None)
+            .await
+            .verdict
+        else {
+            panic!("alice is denied DescribeKey");
+        };
+        assert_eq!(
+            e.message(),
+            Some(format!("User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:DescribeKey on resource: {arn} with an explicit deny in a resource-based policy").as_str())
+        );
+        // ListAliases with that key's id: her identity policy is enough.
+        let Verdict::Forward { caller } = sidecar
+            .check(&presigned("ListAliases", json!({"KeyId": arn})), None)
+            .await
+            .verdict
+        else {
+            panic!("alice may list aliases");
+        };
+        assert_eq!(caller.unwrap(), "arn:aws:iam::111122223333:user/alice");
     }
 
     #[tokio::test]
