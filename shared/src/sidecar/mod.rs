@@ -413,26 +413,29 @@ mod tests {
             .unwrap()
     }
 
+    /// A key created through the endpoint's handler; its ARN.
+    async fn create_key(kms: &crate::service::Kms, body: serde_json::Value) -> String {
+        testkit::call(kms, &testkit::ctx(), "CreateKey", body)
+            .await
+            .unwrap()["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn with_checking_off_presigned_callers_keep_their_principal_and_list_aliases_is_iam_only()
     {
         let kms = testkit::kms();
-        let ctx = testkit::ctx();
         // A key whose policy does not delegate to the account: no IAM policy can grant alice
         // anything on it.
         let policy = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "kms:*", "Resource": "*"},
             {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"}, "Action": "kms:DescribeKey", "Resource": "*"}]});
-        let arn = testkit::call(
+        let arn = create_key(
             &kms,
-            &ctx,
-            "CreateKey",
             json!({"Policy": policy.to_string(), "BypassPolicyLockoutSafetyCheck": true}),
         )
-        .await
-        .unwrap()["KeyMetadata"]["Arn"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        .await;
         let config = SidecarConfig::from_json(
             r#"{"verify_signatures": false,
                 "credentials": [{"access_key_id": "AKIAALICE", "secret_access_key": "s", "principal": "arn:aws:iam::111122223333:user/alice"}],
@@ -476,12 +479,7 @@ mod tests {
     async fn a_policy_change_through_the_sidecar_is_seen_at_once_with_audit_off() {
         let kms = testkit::kms();
         let ctx = testkit::ctx();
-        let arn = testkit::call(&kms, &ctx, "CreateKey", json!({"Origin": "EXTERNAL"}))
-            .await
-            .unwrap()["KeyMetadata"]["Arn"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let arn = create_key(&kms, json!({"Origin": "EXTERNAL"})).await;
         let config = SidecarConfig::from_json(
             r#"{"verify_signatures": false}"#,
             "111122223333",
