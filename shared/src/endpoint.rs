@@ -16,7 +16,6 @@ use crate::error::{ErrorCode, KmsError};
 use crate::policy::Caller;
 use crate::protocol::wire::{self, CONTENT_TYPE, TARGET_HEADER};
 use crate::service::{Kms, RequestContext};
-use crate::sigv4::CredentialScope;
 
 /// Paths of the mock's own pages.
 pub const MOCK_PREFIX: &str = "/_kms_mock/";
@@ -54,16 +53,7 @@ impl Endpoint {
     /// credential when it names a valid one (so a client set up for `cn-north-1` gets China
     /// partition ARNs), else the configured region.
     pub fn request_context(&self, headers: &HeaderMap, query: Option<&str>) -> RequestContext {
-        let from_header = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| CredentialScope::from_authorization(h).map(|c| c.region.to_string()));
-        let from_query = || {
-            crate::sigv4::query_param(query, "X-Amz-Credential")
-                .and_then(|c| CredentialScope::parse(&c).map(|c| c.region.to_string()))
-        };
-        let region = from_header
-            .or_else(from_query)
+        let region = crate::sigv4::with_credential(headers, query, |c| c.region.to_string())
             .filter(|r| is_valid_region(r))
             .unwrap_or_else(|| self.default_scope.region.clone());
         let caller = headers

@@ -43,6 +43,22 @@ impl<'a> CredentialScope<'a> {
     }
 }
 
+/// What `read` gives back of a request's credential, unverified: from its Authorization header
+/// or, failing that, its presigned query (`X-Amz-Credential`).
+pub fn with_credential<T>(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    read: impl Fn(&CredentialScope) -> T,
+) -> Option<T> {
+    header(headers, "authorization")
+        .and_then(CredentialScope::from_authorization)
+        .map(|c| read(&c))
+        .or_else(|| {
+            let presigned = query_param(query, "X-Amz-Credential")?;
+            CredentialScope::parse(&presigned).map(|c| read(&c))
+        })
+}
+
 /// A credential the verifier knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secret<'a> {
@@ -505,6 +521,7 @@ pub fn sign(req: &SignedRequest, access_key_id: &str, secret: &str, region: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     // Signed by botocore 1.43 (SigV4Auth, kms, us-east-1) at 2026-11-24T06:53:51Z.
@@ -512,6 +529,7 @@ mod tests {
         "0ced9aee5e9186be05c3b7b930e80d1aeaf2f099e25f535ed0778b51d00c6cb3";
     const BODY: &[u8] = br#"{"KeyId":"alias/x"}"#;
     const SIGNED_AT: i64 = 1_795_503_231;
+    const BOTOCORE_SIGNED_HEADERS: &str = "content-type;host;x-amz-date;x-amz-target";
 
     fn headers(signature: &str, date: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -525,11 +543,20 @@ mod tests {
         h.insert("content-length", "19".parse().unwrap());
         h.insert(
             "authorization",
-            format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={signature}")
-                .parse()
-                .unwrap(),
+            authorization(
+                "AKIDEXAMPLE/20261124/us-east-1/kms/aws4_request",
+                BOTOCORE_SIGNED_HEADERS,
+                signature,
+            ),
         );
         h
+    }
+
+    /// An Authorization header of the SigV4 form.
+    fn authorization(credential: &str, signed_headers: &str, signature: &str) -> HeaderValue {
+        format!("{ALGORITHM} Credential={credential}, SignedHeaders={signed_headers}, Signature={signature}")
+            .parse()
+            .unwrap()
     }
 
     /// A POST to `/` with these headers and body, no query.
@@ -611,7 +638,11 @@ mod tests {
         let mut h = good.clone();
         h.insert(
             "authorization",
-            format!("AWS4-HMAC-SHA256 Credential=AKIDOTHER/20261124/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature={BOTOCORE_SIGNATURE}").parse().unwrap(),
+            authorization(
+                "AKIDOTHER/20261124/us-east-1/kms/aws4_request",
+                "host;x-amz-date",
+                BOTOCORE_SIGNATURE,
+            ),
         );
         assert_eq!(
             check(&h, BODY, SIGNED_AT).unwrap_err(),
@@ -763,7 +794,11 @@ mod tests {
         let mut other_region = good.clone();
         other_region.insert(
             "authorization",
-            format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/eu-west-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={BOTOCORE_SIGNATURE}").parse().unwrap(),
+            authorization(
+                "AKIDEXAMPLE/20261124/eu-west-1/kms/aws4_request",
+                BOTOCORE_SIGNED_HEADERS,
+                BOTOCORE_SIGNATURE,
+            ),
         );
         assert_eq!(
             check(&other_region, BODY, SIGNED_AT).unwrap_err(),
@@ -819,5 +854,28 @@ mod tests {
         );
         assert!(CredentialScope::from_authorization("Bearer x").is_none());
         assert!(CredentialScope::from_authorization("AWS4-HMAC-SHA256 Credential=a/b/c").is_none());
+    }
+
+    #[test]
+    fn credential_of_either_form() {
+        let region = |h: &HeaderMap, q| with_credential(h, q, |c| c.region.to_string());
+        let presigned =
+            Some("X-Amz-Credential=AKIDEXAMPLE%2F20261124%2Feu-west-1%2Fkms%2Faws4_request");
+        let signed = headers(BOTOCORE_SIGNATURE, "20261124T065351Z");
+        assert_eq!(region(&signed, None).as_deref(), Some("us-east-1"));
+        // The header first; the query when the header has no credential.
+        assert_eq!(region(&signed, presigned).as_deref(), Some("us-east-1"));
+        let mut bearer = HeaderMap::new();
+        bearer.insert("authorization", "Bearer x".parse().unwrap());
+        assert_eq!(region(&bearer, presigned).as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            region(&HeaderMap::new(), presigned).as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(region(&bearer, None), None);
+        assert_eq!(
+            region(&HeaderMap::new(), Some("X-Amz-Credential=a%2Fb")),
+            None
+        );
     }
 }

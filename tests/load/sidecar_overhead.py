@@ -96,10 +96,10 @@ def cpu_per_request(url: str, body: str, headers: dict, conns: int, duration: st
     perfs = {name: subprocess.Popen(["perf", "stat", "-x", ",", "-e", "task-clock", "-p", str(pid)],
                                     stderr=subprocess.PIPE, text=True) for name, pid in pids.items()}
     time.sleep(0.2)  # perf attached before the first request
-    busy = machine_busy_seconds()
+    busy, started = machine_busy_seconds(), time.monotonic()
     r = wrk(url, body, headers, conns, duration)
-    busy = machine_busy_seconds() - busy
-    out = {"machine": busy * 1e6 / r["requests"], "busy": busy * r["rps"] / r["requests"] / os.cpu_count()}
+    busy, wall = machine_busy_seconds() - busy, time.monotonic() - started
+    out = {"machine": busy * 1e6 / r["requests"], "busy": busy / wall / os.cpu_count()}
     for name, p in perfs.items():
         p.send_signal(signal.SIGINT)
         msec = float(p.communicate()[1].strip().splitlines()[-1].split(",")[0])

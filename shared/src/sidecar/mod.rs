@@ -27,7 +27,7 @@ use crate::policy::{Caller, Environment, Facts, Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::protocol::wire::{self, TARGET_HEADER};
 use crate::service::{Aliases, KeyRef, resolve_key};
-use crate::sigv4::{self, CredentialScope, Secret, SignedRequest};
+use crate::sigv4::{self, Secret, SignedRequest};
 use crate::store::KeyStore;
 use config::SidecarConfig;
 use quota::Quota;
@@ -286,21 +286,18 @@ impl Sidecar {
                 .unwrap_or_else(|| self.config.default_region.clone())
         };
         if !self.config.verify_signatures {
-            // The credential of either form, Authorization header or presigned query.
-            let presigned = sigv4::query_param(req.uri().query(), "X-Amz-Credential");
-            let scope = headers
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(CredentialScope::from_authorization)
-                .or_else(|| presigned.as_deref().and_then(CredentialScope::parse));
-            let caller = scope
-                .as_ref()
-                .and_then(|s| self.config.credentials.get(s.access_key_id))
+            let claimed = sigv4::with_credential(headers, req.uri().query(), |c| {
+                (c.access_key_id.to_string(), c.region.to_string())
+            });
+            let (access_key_id, claimed_region) = claimed.unzip();
+            let caller = access_key_id
+                .as_deref()
+                .and_then(|k| self.config.credentials.get(k))
                 .map_or_else(|| self.config.default_caller.clone(), |c| c.caller.clone());
             return Ok(Identity {
                 caller,
-                access_key_id: scope.as_ref().map(|s| s.access_key_id.to_string()),
-                region: region(scope.map(|s| s.region.to_string())),
+                access_key_id,
+                region: region(claimed_region),
             });
         }
         let signed = SignedRequest {
