@@ -130,7 +130,7 @@ impl App {
         }
         let scope = Scope::new(config.account.clone(), config.region.clone());
         Ok(App {
-            endpoint: Endpoint::new(kms, scope, config.debug_api),
+            endpoint: Endpoint::new(kms, scope, config.debug_api, config.door),
             pool_file: config.pool_file.clone(),
         })
     }

@@ -22,6 +22,41 @@ pub enum StoreKind {
     DynamoDb,
 }
 
+/// Who may call the endpoint, and so whom it believes about the caller and the Region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// Run alone: anyone reaches it, unauthenticated. The Region is the SigV4 credential's,
+    /// read by the same parser the sidecar uses.
+    Open,
+    /// Behind the policy sidecar (it started this endpoint on its private socket, or this is
+    /// a function behind the sidecar's extension): only what the sidecar decided counts, and a
+    /// request without its decision is refused.
+    Sidecar,
+}
+
+/// Bounds on the connections a listening server holds, so that a flood of idle or slow
+/// connections cannot use up descriptors or stop service for longer than it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections at most (`KMS_MOCK_MAX_CONNECTIONS`); past it new ones are closed at
+    /// once, and counted again as old ones end.
+    pub max_connections: usize,
+    /// A connection must deliver a request's whole head within this time of becoming ready
+    /// for it, and its body within the same time after (`KMS_MOCK_HEADER_TIMEOUT_SECONDS`).
+    /// hyper starts the clock when the connection waits for a request, new or kept alive, so
+    /// this is also the idle timeout: idle and slow connections are both closed after it.
+    pub header_read_timeout: std::time::Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -57,6 +92,8 @@ pub struct Config {
     pub debug_api: bool,
     /// How long an accepted RotateKeyOnDemand takes to complete.
     pub rotation_delay: std::time::Duration,
+    pub door: Door,
+    pub limits: ConnectionLimits,
 }
 
 impl fmt::Debug for Config {
@@ -74,6 +111,8 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("debug_api", &self.debug_api)
             .field("rotation_delay", &self.rotation_delay)
+            .field("door", &self.door)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -239,7 +278,42 @@ impl Config {
             Some(v) => return Err(bad("KMS_MOCK_LOG_FORMAT", v, "expected text or json")),
         };
 
+        // The sidecar starts its endpoint on a private socket, and a function behind the
+        // sidecar's extension is pointed at it: both are behind the sidecar.
+        let door = if var("KMS_MOCK_ENDPOINT_SOCKET").is_some()
+            || (var("KMS_POLICY_PROXY").is_some() && var("AWS_LAMBDA_RUNTIME_API").is_some())
+        {
+            Door::Sidecar
+        } else {
+            Door::Open
+        };
+        let limit_defaults = ConnectionLimits::default();
+        let limits = ConnectionLimits {
+            max_connections: match count(
+                "KMS_MOCK_MAX_CONNECTIONS",
+                limit_defaults.max_connections,
+            )? {
+                0 => return Err(bad("KMS_MOCK_MAX_CONNECTIONS", "0", "expected at least 1")),
+                n => n,
+            },
+            header_read_timeout: match count(
+                "KMS_MOCK_HEADER_TIMEOUT_SECONDS",
+                limit_defaults.header_read_timeout.as_secs() as usize,
+            )? {
+                0 => {
+                    return Err(bad(
+                        "KMS_MOCK_HEADER_TIMEOUT_SECONDS",
+                        "0",
+                        "expected at least 1 second",
+                    ));
+                }
+                n => std::time::Duration::from_secs(n as u64),
+            },
+        };
+
         Ok(Config {
+            door,
+            limits,
             listen,
             data_dir,
             store,

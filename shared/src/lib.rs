@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod error;
 pub mod policy;
 pub mod pool;
+pub mod private_file;
 pub mod protocol;
 pub mod server;
 pub mod service;

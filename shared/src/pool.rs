@@ -457,7 +457,7 @@ impl WrappingKeyPool {
         let plain = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
         let sealed = sealer.seal(Purpose::WrappingKeyPool, &plain);
         let tmp = tmp_path(path, "saving");
-        std::fs::write(&tmp, sealed)?;
+        crate::private_file::write(&tmp, &sealed)?;
         std::fs::rename(&tmp, path)?;
         Ok(entries.len())
     }

@@ -9,17 +9,21 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 #[cfg(unix)]
 use tokio::net::UnixListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use crate::config::ConnectionLimits;
 use crate::endpoint::error_response;
 use crate::error::{ErrorCode, KmsError};
 
@@ -38,31 +42,111 @@ const LOCAL_PEER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 /// Serves `listener` until a shutdown signal; `handler` gets the client's address and the
-/// request with its body read.
-pub async fn serve<F, Fut>(listener: Listener, handler: F)
+/// request with its body read. At most `limits.max_connections` are served at once.
+pub async fn serve<F, Fut>(listener: Listener, limits: ConnectionLimits, handler: F)
 where
     F: Fn(SocketAddr, http::Request<Bytes>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<Bytes>> + Send + 'static,
 {
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut gate = Gate::new(limits.max_connections);
     loop {
         let accepted = tokio::select! {
             accepted = accept(&listener) => accepted,
             _ = &mut shutdown => break,
         };
-        match accepted {
-            Ok(Accepted::Tcp(stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, peer, handler.clone()));
+        let Some(accepted) = gate.admit(accepted).await else {
+            continue;
+        };
+        let (permit, accepted) = accepted;
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            match accepted {
+                Accepted::Tcp(stream, peer) => {
+                    let _ = stream.set_nodelay(true);
+                    serve_connection(stream, peer, limits, handler).await
+                }
+                #[cfg(unix)]
+                Accepted::Unix(stream) => {
+                    serve_connection(stream, LOCAL_PEER, limits, handler).await
+                }
             }
-            #[cfg(unix)]
-            Ok(Accepted::Unix(stream)) => {
-                tokio::spawn(serve_connection(stream, LOCAL_PEER, handler.clone()));
-            }
-            Err(e) => tracing::warn!(error = %e, "accept failed"),
-        }
+            drop(permit);
+        });
     }
     tracing::info!("shutting down");
+}
+
+/// The accept loop's guard: a connection limit, and a back-off when accepting fails.
+///
+/// Failing to accept (out of descriptors, most often) is not retried at once: the loop would
+/// spin on a core and log at tens of MB/s. It sleeps, longer each time up to a second, and
+/// says so once per episode; the same for connections turned away at the limit.
+pub struct Gate {
+    permits: Arc<Semaphore>,
+    max: usize,
+    backoff: Duration,
+    failing: bool,
+    full: bool,
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+impl Gate {
+    pub fn new(max_connections: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_connections)),
+            max: max_connections,
+            backoff: FIRST_BACKOFF,
+            failing: false,
+            full: false,
+        }
+    }
+
+    /// What to serve of an accept's result: the connection with its permit, or `None` (an
+    /// accept error, after backing off; or a connection over the limit, closed at once).
+    pub async fn admit<C>(
+        &mut self,
+        accepted: std::io::Result<C>,
+    ) -> Option<(OwnedSemaphorePermit, C)> {
+        let conn = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                if !self.failing {
+                    self.failing = true;
+                    tracing::warn!(error = %e, "accept failed; backing off until it succeeds again");
+                }
+                tokio::time::sleep(self.backoff).await;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                return None;
+            }
+        };
+        if self.failing {
+            self.failing = false;
+            self.backoff = FIRST_BACKOFF;
+            tracing::info!("accepting connections again");
+        }
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                if self.full {
+                    self.full = false;
+                    tracing::info!("below the connection limit again");
+                }
+                Some((permit, conn))
+            }
+            Err(_) => {
+                if !self.full {
+                    self.full = true;
+                    tracing::warn!(
+                        limit = self.max,
+                        "connection limit reached; closing new connections until some end (KMS_MOCK_MAX_CONNECTIONS)"
+                    );
+                }
+                None
+            }
+        }
+    }
 }
 
 enum Accepted {
@@ -79,8 +163,21 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     }
 }
 
-async fn serve_connection<S, F, Fut>(stream: S, peer: SocketAddr, handler: F)
-where
+/// hyper's HTTP/1 server with the header-read (and so idle) timeout of `limits`.
+pub fn http1_builder(limits: ConnectionLimits) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+}
+
+async fn serve_connection<S, F, Fut>(
+    stream: S,
+    peer: SocketAddr,
+    limits: ConnectionLimits,
+    handler: F,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(SocketAddr, http::Request<Bytes>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<Bytes>> + Send + 'static,
@@ -89,9 +186,10 @@ where
         let handler = handler.clone();
         async move {
             let (parts, body) = req.into_parts();
-            let response = match Limited::new(body, MAX_BODY).collect().await {
-                Ok(c) => handler(peer, http::Request::from_parts(parts, c.to_bytes())).await,
-                Err(_) => error_response(&KmsError::new(
+            let read = Limited::new(body, MAX_BODY).collect();
+            let response = match tokio::time::timeout(limits.header_read_timeout, read).await {
+                Ok(Ok(c)) => handler(peer, http::Request::from_parts(parts, c.to_bytes())).await,
+                _ => error_response(&KmsError::new(
                     ErrorCode::Serialization,
                     "The request body could not be read.",
                 )),
@@ -99,7 +197,7 @@ where
             Ok::<_, Infallible>(response.map(Full::new))
         }
     });
-    if let Err(e) = http1::Builder::new()
+    if let Err(e) = http1_builder(limits)
         .serve_connection(TokioIo::new(stream), service)
         .await
     {

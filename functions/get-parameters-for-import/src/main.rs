@@ -37,7 +37,9 @@ fn main() {
 
 async fn handle(app: &App, event: Value) -> Result<Box<RawValue>, Diagnostic> {
     let endpoint = &app.endpoint;
-    let ctx = endpoint.request_context(&http::HeaderMap::new(), None);
+    let ctx = endpoint
+        .request_context(&http::HeaderMap::new(), None)
+        .map_err(|e| diagnostic(&e))?;
     let body = serde_json::to_vec(&event).map_err(|e| diagnostic(&KmsError::internal(e)))?;
     let out = endpoint
         .kms

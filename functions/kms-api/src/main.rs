@@ -76,7 +76,7 @@ async fn serve(app: Arc<App>, config: &Config) -> Result<(), String> {
         data = %config.data_dir.display(),
         "kms-import-mock endpoint listening"
     );
-    shared::server::serve(listener, move |_, req| {
+    shared::server::serve(listener, config.limits, move |_, req| {
         let app = app.clone();
         async move { app.endpoint.handle(req).await }
     })

@@ -12,12 +12,12 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use shared::endpoint::CALLER_HEADER;
+use shared::endpoint::{CALLER_HEADER, DecisionHeaders, REGION_HEADER};
 use shared::protocol::wire::CONTENT_TYPE;
+use shared::server::{ConnectionLimits, Gate};
 use shared::sidecar::{Checked, Sidecar, Verdict};
 
 use crate::forward::{self, HttpClient};
@@ -44,7 +44,7 @@ fn base_url(api: &str) -> String {
     }
 }
 
-pub async fn run(sidecar: Arc<Sidecar>, api: &str) -> Result<(), String> {
+pub async fn run(sidecar: Arc<Sidecar>, api: &str, limits: ConnectionLimits) -> Result<(), String> {
     let base = base_url(api);
     let client = forward::client();
     let name = std::env::current_exe()
@@ -86,17 +86,21 @@ pub async fn run(sidecar: Arc<Sidecar>, api: &str) -> Result<(), String> {
         pending: Mutex::new(HashMap::new()),
     });
     tokio::spawn(async move {
+        let mut gate = Gate::new(limits.max_connections);
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Some((permit, (stream, _))) = gate.admit(listener.accept().await).await else {
                 continue;
             };
             let _ = stream.set_nodelay(true);
             let proxy = proxy.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| handle(proxy.clone(), req));
-                let _ = http1::Builder::new()
+                // No header-read timeout: the function's own `next` request waits for an
+                // invocation as long as there is none.
+                let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
+                drop(permit);
             });
         }
     });
@@ -191,15 +195,21 @@ impl RuntimeProxy {
             else {
                 return Ok(resp);
             };
-            let Ok(mut event) = serde_json::from_slice::<Value>(resp.body()) else {
-                return Ok(resp);
-            };
-            let Some((request, source_ip)) = http_request_of(&event) else {
-                // Not an HTTP event (a direct invocation): not the sidecar's to check.
-                return Ok(resp);
+            // An event the sidecar cannot read as an HTTP request (a direct invocation, or
+            // no JSON at all) never reaches the function: it is failed here.
+            let parsed = serde_json::from_slice::<Value>(resp.body())
+                .ok()
+                .and_then(|event| http_request_of(&event).map(|r| (event, r)));
+            let Some((mut event, (request, source_ip))) = parsed else {
+                self.fail_invocation(&id).await?;
+                continue;
             };
             let checked = self.sidecar.check(&request, source_ip).await;
             match &checked.verdict {
+                Verdict::Page => {
+                    set_event_decision(&mut event, None);
+                    return Ok(forward_event(resp, &event));
+                }
                 Verdict::Refuse(e) => {
                     let status = e.code.http_status();
                     let body = e.to_body();
@@ -221,18 +231,42 @@ impl RuntimeProxy {
                     self.sidecar.finish(checked, status, &body);
                     forward::send(&self.client, post).await?;
                 }
-                Verdict::Forward { caller } => {
-                    set_event_caller(&mut event, caller.as_ref().and_then(|c| c.to_str().ok()));
+                Verdict::Forward(decided) => {
+                    set_event_decision(&mut event, Some(decided));
                     self.pending.lock().expect("pending").insert(id, checked);
-                    let (mut parts, _) = resp.into_parts();
-                    let body = Bytes::from(event.to_string());
-                    parts.headers.remove(http::header::CONTENT_LENGTH);
-                    parts.headers.remove(http::header::TRANSFER_ENCODING);
-                    return Ok(http::Response::from_parts(parts, body));
+                    return Ok(forward_event(resp, &event));
                 }
             }
         }
     }
+
+    /// Answers an invocation the sidecar refuses to read with an invocation error.
+    async fn fail_invocation(&self, id: &str) -> Result<(), String> {
+        tracing::warn!(
+            request_id = id,
+            "refused an event that is not an HTTP request"
+        );
+        let post = http::Request::post(format!(
+            "{}/2018-06-01/runtime/invocation/{id}/error",
+            self.base
+        ))
+        .header("content-type", "application/json")
+        .header("lambda-runtime-function-error-type", "Runtime.InvalidEvent")
+        .body(Bytes::from(UNREADABLE_EVENT))
+        .expect("error request");
+        forward::send(&self.client, post).await.map(drop)
+    }
+}
+
+/// The error an event the sidecar cannot check ends with (not an AWS text: the mock's own).
+const UNREADABLE_EVENT: &str = r#"{"errorType":"Runtime.InvalidEvent","errorMessage":"The policy sidecar accepts API Gateway and Function URL events only; this event is not one, so the function did not see it."}"#;
+
+/// The Runtime API's answer with the event, as checked, for its body.
+fn forward_event(resp: http::Response<Bytes>, event: &Value) -> http::Response<Bytes> {
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    http::Response::from_parts(parts, Bytes::from(event.to_string()))
 }
 
 /// The HTTP request inside an API Gateway (payload 1.0 or 2.0) or Function URL event.
@@ -278,18 +312,20 @@ fn http_request_of(event: &Value) -> Option<(http::Request<Bytes>, Option<IpAddr
     Some((builder.body(Bytes::from(body)).ok()?, source_ip))
 }
 
-/// Names the caller in the event's headers, dropping any value the client sent.
-fn set_event_caller(event: &mut Value, caller: Option<&str>) {
+/// Puts the decision in the event's headers, dropping any decision headers the client sent.
+fn set_event_decision(event: &mut Value, decided: Option<&DecisionHeaders>) {
     for member in ["headers", "multiValueHeaders"] {
         if let Some(Value::Object(h)) = event.get_mut(member) {
-            h.retain(|k, _| !k.eq_ignore_ascii_case(CALLER_HEADER));
-            if let Some(c) = caller {
+            h.retain(|k, _| {
+                !k.eq_ignore_ascii_case(CALLER_HEADER) && !k.eq_ignore_ascii_case(REGION_HEADER)
+            });
+            for (name, value) in decided.iter().flat_map(|d| d.pairs()) {
                 let v = if member == "headers" {
-                    json!(c)
+                    json!(value)
                 } else {
-                    json!([c])
+                    json!([value])
                 };
-                h.insert(CALLER_HEADER.to_string(), v);
+                h.insert(name.to_string(), v);
             }
         }
     }
@@ -330,13 +366,20 @@ mod tests {
         assert_eq!(&req.body()[..], b"{}");
         assert_eq!(ip, Some("10.1.2.3".parse().unwrap()));
         let mut e = event.clone();
-        set_event_caller(&mut e, Some("arn:aws:iam::111122223333:user/alice"));
+        let decided = shared::endpoint::Decided {
+            caller: shared::policy::Caller::from_arn("arn:aws:iam::111122223333:user/alice")
+                .unwrap(),
+            region: "eu-west-1".into(),
+        };
+        set_event_decision(&mut e, decided.to_headers().as_ref());
         assert_eq!(
             e["headers"]["x-kms-mock-caller"],
             "arn:aws:iam::111122223333:user/alice"
         );
-        set_event_caller(&mut e, None);
+        assert_eq!(e["headers"]["x-kms-mock-region"], "eu-west-1");
+        set_event_decision(&mut e, None);
         assert!(e["headers"].get("x-kms-mock-caller").is_none());
+        assert!(e["headers"].get("x-kms-mock-region").is_none());
         assert!(http_request_of(&json!({"KeyId": "x"})).is_none());
         assert_eq!(base_url("127.0.0.1:9001"), "http://127.0.0.1:9001");
         assert_eq!(

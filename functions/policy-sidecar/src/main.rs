@@ -45,7 +45,7 @@ fn main() {
         let store = shared::app::open_store(&config).unwrap_or_else(|e| fail(e));
         let sidecar = Arc::new(Sidecar::new(sidecar_config, store));
         match lambda {
-            Some(api) => extension::run(sidecar, &api).await,
+            Some(api) => extension::run(sidecar, &api, config.limits).await,
             None => proxy::run(sidecar, &config).await,
         }
     });

@@ -2,16 +2,16 @@
 //! socket (or `KMS_MOCK_UPSTREAM`).
 
 use std::net::SocketAddr;
-use std::process::{Child, Command};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use shared::KmsError;
 use shared::config::Config;
-use shared::endpoint::error_response;
+use shared::endpoint::{clear_decision, error_response};
 use shared::server::Listener;
-use shared::sidecar::{Sidecar, Verdict, set_caller};
+use shared::sidecar::{Sidecar, Verdict};
 
 use crate::upstream::{Address, Upstream};
 
@@ -21,71 +21,127 @@ struct Proxy {
 }
 
 pub async fn run(sidecar: Arc<Sidecar>, config: &Config) -> Result<(), String> {
-    let (upstream, mut child) = match std::env::var("KMS_MOCK_UPSTREAM") {
-        Ok(u) if !u.trim().is_empty() => (Address::parse(u.trim()), None),
+    let upstream = match std::env::var("KMS_MOCK_UPSTREAM") {
+        Ok(u) if !u.trim().is_empty() => Address::parse(u.trim()),
         _ => {
-            let (addr, child) = start_endpoint()?;
-            (addr, Some(child))
+            let mut endpoint = Endpoint::start()?;
+            let address = Address::Unix(endpoint.socket.clone());
+            // The sidecar is nothing without its endpoint: if it dies, so does the sidecar,
+            // saying why, instead of answering every request with an error.
+            let result = tokio::select! {
+                served = serve(sidecar, config, address) => served,
+                exited = endpoint.exited() => Err(format!("kms-api, the endpoint behind the sidecar, exited: {exited}")),
+            };
+            endpoint.stop();
+            return result;
         }
     };
-    let result = serve(sidecar, config, upstream).await;
-    if let Some(c) = child.as_mut() {
-        stop(c);
-    }
-    result
+    serve(sidecar, config, upstream).await
 }
 
-/// Starts `kms-api` from the sidecar's own folder, listening on a Unix socket in the temporary
-/// folder, and waits until it answers. It inherits the environment (data folder, account,
-/// pools) and dies with the sidecar.
-fn start_endpoint() -> Result<(Address, Child), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
-    let endpoint = exe.with_file_name("kms-api");
-    let socket =
-        std::env::temp_dir().join(format!("kms-mock-endpoint-{}.sock", std::process::id()));
-    let mut cmd = Command::new(&endpoint);
-    cmd.env("KMS_MOCK_ENDPOINT_SOCKET", &socket);
-    // Its only client is this single-threaded proxy: one worker serves it with fewer thread
-    // wake-ups per request (p50 through the pair 0.38 -> 0.33 ms, wrk, 2 cores).
-    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        cmd.env("TOKIO_WORKER_THREADS", "1");
+/// The `kms-api` process the sidecar runs behind itself, on a socket in a directory only the
+/// sidecar's user can enter (mode 0700, a random name): no other local user can connect to
+/// the endpoint, or stand in for it by binding the socket first.
+struct Endpoint {
+    child: tokio::process::Child,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Endpoint {
+    /// Starts `kms-api` from the sidecar's own folder and waits until it answers. It inherits
+    /// the environment (data folder, account, pools) and dies with the sidecar.
+    fn start() -> Result<Endpoint, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+        let program = exe.with_file_name("kms-api");
+        let dir = private_dir()?;
+        let socket = dir.join("endpoint.sock");
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.env("KMS_MOCK_ENDPOINT_SOCKET", &socket)
+            .kill_on_drop(true);
+        // Its only client is this single-threaded proxy: one worker serves it with fewer thread
+        // wake-ups per request (p50 through the pair 0.38 -> 0.33 ms, wrk, 2 cores).
+        if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+            cmd.env("TOKIO_WORKER_THREADS", "1");
+        }
+        #[cfg(target_os = "linux")]
+        unsafe {
+            // The endpoint must not outlive the sidecar (a killed sidecar cannot clean up).
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            format!(
+                "cannot start {}: {e} (build it: cargo build -p kms-api)",
+                program.display()
+            )
+        })?;
+        let mut endpoint = Endpoint { child, dir, socket };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = endpoint.child.try_wait() {
+                endpoint.stop();
+                return Err(format!("kms-api exited at start: {status}"));
+            }
+            if std::os::unix::net::UnixStream::connect(&endpoint.socket).is_ok() {
+                return Ok(endpoint);
+            }
+            if Instant::now() > deadline {
+                endpoint.stop();
+                return Err("kms-api did not start listening within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    #[cfg(target_os = "linux")]
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        // The endpoint must not outlive the sidecar (a killed sidecar cannot clean up).
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
+
+    /// Resolves when the endpoint process ends, with how it ended.
+    async fn exited(&mut self) -> String {
+        match self.child.wait().await {
+            Ok(status) => status.to_string(),
+            Err(e) => e.to_string(),
+        }
     }
-    let mut child = cmd.spawn().map_err(|e| {
-        format!(
-            "cannot start {}: {e} (build it: cargo build -p kms-api)",
-            endpoint.display()
-        )
-    })?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("kms-api exited at start: {status}"));
+
+    /// SIGTERM (so it saves its pool), waits, and removes the private directory.
+    fn stop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            return Ok((Address::Unix(socket), child));
-        }
-        if Instant::now() > deadline {
-            stop(&mut child);
-            return Err("kms-api did not start listening within 60 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn stop(child: &mut Child) {
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _ = child.wait();
+/// A new directory of mode 0700 with an unpredictable name in the temporary folder. Creating
+/// it fails if the name exists, so nobody can have prepared it.
+fn private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!("kms-mock-sidecar-{}", uuid_like()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| {
+            format!(
+                "cannot create the endpoint's directory {}: {e}",
+                dir.display()
+            )
+        })?;
+    Ok(dir)
+}
+
+/// 128 random bits in hex, from the operating system.
+fn uuid_like() -> String {
+    let mut bytes = [0u8; 16];
+    shared::crypto::fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn serve(sidecar: Arc<Sidecar>, config: &Config, upstream: Address) -> Result<(), String> {
@@ -103,7 +159,7 @@ async fn serve(sidecar: Arc<Sidecar>, config: &Config, upstream: Address) -> Res
         sidecar,
         upstream: Upstream::new(upstream),
     });
-    shared::server::serve(Listener::Tcp(listener), move |peer, req| {
+    shared::server::serve(Listener::Tcp(listener), config.limits, move |peer, req| {
         let proxy = proxy.clone();
         async move { proxy.handle(peer, req).await }
     })
@@ -115,11 +171,19 @@ impl Proxy {
     /// Decides a request; forwards it to the endpoint or answers the refusal.
     async fn handle(&self, peer: SocketAddr, req: http::Request<Bytes>) -> http::Response<Bytes> {
         let checked = self.sidecar.check(&req, Some(peer.ip())).await;
-        let response = match &checked.verdict {
-            Verdict::Refuse(e) => error_response(e),
-            Verdict::Forward { caller } => {
+        let decision = match &checked.verdict {
+            Verdict::Refuse(e) => Err(error_response(e)),
+            Verdict::Forward(decided) => Ok(Some(decided)),
+            Verdict::Page => Ok(None),
+        };
+        let response = match decision {
+            Err(refusal) => refusal,
+            Ok(decided) => {
                 let (mut parts, body) = req.into_parts();
-                set_caller(&mut parts.headers, caller.clone());
+                match decided {
+                    Some(d) => d.apply(&mut parts.headers),
+                    None => clear_decision(&mut parts.headers),
+                }
                 // Origin form: the hop speaks to one server, whatever the client wrote.
                 parts.uri = parts
                     .uri

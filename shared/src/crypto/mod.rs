@@ -8,6 +8,11 @@ pub mod seal;
 pub mod signing;
 pub mod unwrap;
 
+/// Fills `out` with random bytes from the operating system's generator (through AWS-LC).
+pub fn fill_random(out: &mut [u8]) {
+    aws_lc_rs::rand::fill(out).expect("system random generator");
+}
+
 /// Pays aws-lc's one-time cost of seeding its random generator (about 38 ms here) at start-up,
 /// so that the first request that needs randomness does not.
 pub fn warm_up() {

@@ -32,6 +32,27 @@ pub struct Caller {
     pub name: Option<String>,
 }
 
+/// IAM's character set for user, role, path and session names (`[\w+=,.@-]+`): anything else
+/// is no principal AWS could name, and could not travel in a header either.
+fn is_iam_name(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// Whether identity policies could be attached to `arn`: a principal [`Caller::from_arn`]
+/// reads, or an IAM role (whose sessions they apply to).
+pub fn is_policy_holder(arn: &str) -> bool {
+    if Caller::from_arn(arn).is_some() {
+        return true;
+    }
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts[..], ["arn", "aws" | "aws-cn" | "aws-us-gov", "iam", "", account, resource]
+        if crate::domain::arn::is_valid_account(account)
+            && resource.strip_prefix("role/").is_some_and(|r| r.split('/').all(is_iam_name)))
+}
+
 impl Caller {
     /// Reads `arn:<p>:iam::<acct>:root`, `...:user/[path/]name` or
     /// `arn:<p>:sts::<acct>:assumed-role/<role>/<session>`.
@@ -41,7 +62,10 @@ impl Caller {
             return None;
         }
         let (partition, service, account, resource) = (parts[1], parts[2], parts[4], parts[5]);
-        if !crate::domain::arn::is_valid_account(account) {
+        if !crate::domain::arn::is_valid_account(account)
+            || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+            || !resource.split('/').all(is_iam_name)
+        {
             return None;
         }
         let caller = |kind, principal_arn: String, name: Option<&str>| Caller {
@@ -228,8 +252,9 @@ impl Facts {
             DeriveSharedSecret => copy("KeyAgreementAlgorithm", "kms:KeyAgreementAlgorithm"),
             _ => {}
         }
-        if let Some(id) = text("KeyId").filter(|k| k.starts_with("alias/")) {
-            self.set_one("kms:RequestAlias", id);
+        // However the alias is named: `alias/x`, or its ARN (the condition sees `alias/x`).
+        if let Some(alias) = text("KeyId").as_deref().and_then(alias_name) {
+            self.set_one("kms:RequestAlias", alias);
         }
     }
 
@@ -257,6 +282,16 @@ impl Facts {
         }
         self.set("aws:TagKeys", keys);
     }
+}
+
+/// The alias name a `KeyId` parameter names, by name or by alias ARN.
+fn alias_name(key_id: &str) -> Option<&str> {
+    if key_id.starts_with("alias/") {
+        return Some(key_id);
+    }
+    crate::domain::arn::Arn::parse(key_id)
+        .map(|a| a.resource)
+        .filter(|r| r.starts_with("alias/"))
 }
 
 /// A JSON number as a condition value: whole numbers without a fraction.
@@ -295,6 +330,11 @@ mod tests {
             "arn:aws:iam::111122223333:role/R",
             "arn:aws:sts::111122223333:assumed-role/R",
             "arn:aws:s3:::bucket",
+            "arn:aws:iam::111122223333:user/zoë",
+            "arn:aws:iam::111122223333:user/a b",
+            "arn:aws:iam::111122223333:user//alice",
+            "arn:aws:sts::111122223333:assumed-role/R/s\n",
+            "arn:aws-xx:iam::111122223333:root",
         ] {
             assert_eq!(Caller::from_arn(bad), None, "{bad}");
         }
@@ -317,6 +357,12 @@ mod tests {
         assert_eq!(f.values("kms:validto").unwrap(), ["1546257599"]);
         assert_eq!(f.values("kms:expirationmodel"), None);
         assert_eq!(f.values("kms:requestalias").unwrap(), ["alias/x"]);
+        let mut by_arn = Facts::new(&caller, &env);
+        by_arn.add_request(
+            Operation::Encrypt,
+            &serde_json::json!({"KeyId": "arn:aws:kms:us-east-1:111122223333:alias/prod-x"}),
+        );
+        assert_eq!(by_arn.values("kms:requestalias").unwrap(), ["alias/prod-x"]);
         assert_eq!(
             f.values("aws:currenttime").unwrap(),
             ["2026-11-18T11:06:40Z"]

@@ -60,13 +60,24 @@ pub struct KeyTarget<'a> {
     pub policy: &'a Policy,
 }
 
+/// What a request acts on.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    /// No resource (CreateKey, ListKeys, ListAliases): `*`, identity policies alone.
+    Any,
+    /// A key: its key policy, and identity policies where it delegates to them.
+    Key(KeyTarget<'a>),
+    /// An alias (CreateAlias, UpdateAlias, DeleteAlias): identity policies alone, in the
+    /// alias's own account; an alias has no policy of its own.
+    Alias { arn: &'a str, account: &'a str },
+}
+
 /// One request to decide.
 pub struct Request<'a> {
     pub caller: &'a Caller,
     /// `kms:<Operation>`.
     pub action: &'a str,
-    /// `None` for operations on no key (CreateKey, ListKeys, ListAliases): resource `*`.
-    pub key: Option<KeyTarget<'a>>,
+    pub resource: Resource<'a>,
     pub cross_account: bool,
     pub facts: &'a Facts,
 }
@@ -80,13 +91,29 @@ enum PrincipalMatch {
     Direct,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
     fn resource(&self) -> &str {
-        self.key.map_or("*", |k| k.arn)
+        match self.resource {
+            Resource::Any => "*",
+            Resource::Key(k) => k.arn,
+            Resource::Alias { arn, .. } => arn,
+        }
+    }
+
+    fn key(&self) -> Option<KeyTarget<'a>> {
+        match self.resource {
+            Resource::Key(k) => Some(k),
+            _ => None,
+        }
     }
 
     fn same_account(&self) -> bool {
-        self.key.is_none_or(|k| k.account == self.caller.account)
+        match self.resource {
+            Resource::Any => true,
+            Resource::Key(KeyTarget { account, .. }) | Resource::Alias { account, .. } => {
+                account == self.caller.account
+            }
+        }
     }
 }
 
@@ -96,7 +123,7 @@ pub fn evaluate(req: &Request, identity: &[NamedPolicy]) -> Decision {
         return deny(DenyReason::NotCrossAccount, None);
     }
     let key_statements = req
-        .key
+        .key()
         .map(|k| {
             k.policy
                 .statements
@@ -149,7 +176,7 @@ pub fn evaluate(req: &Request, identity: &[NamedPolicy]) -> Decision {
     // The root user holds every permission of its own account.
     let identity_allows = req.caller.kind == CallerKind::Root || identity_allow.is_some();
 
-    match (req.key, key_allow) {
+    match (req.key(), key_allow) {
         (None, _) if identity_allows => Decision::Allow { by: identity_allow },
         (None, _) => deny(DenyReason::NoIdentityPolicyAllows, None),
         (Some(_), None) => deny(DenyReason::NoResourcePolicyAllows, None),

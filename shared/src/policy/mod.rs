@@ -14,7 +14,7 @@ mod tests;
 
 pub use context::{Caller, CallerKind, Environment, Facts};
 pub use document::{Policy, PolicyKind};
-pub use evaluate::{Decision, DenyReason, KeyTarget, NamedPolicy, Request, evaluate};
+pub use evaluate::{Decision, DenyReason, KeyTarget, NamedPolicy, Request, Resource, evaluate};
 
 use crate::error::{ErrorCode, KmsError};
 
@@ -34,7 +34,7 @@ pub fn lockout_check(
         let req = Request {
             caller: who,
             action: "kms:PutKeyPolicy",
-            key: Some(KeyTarget {
+            resource: Resource::Key(KeyTarget {
                 arn: key_arn,
                 account: key_account,
                 policy,

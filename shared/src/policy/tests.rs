@@ -93,10 +93,12 @@ impl Case<'_> {
         let req = Request {
             caller: &caller,
             action: &action,
-            key: self.key.map(|policy| KeyTarget {
-                arn: KEY_ARN,
-                account: "111122223333",
-                policy,
+            resource: self.key.map_or(Resource::Any, |policy| {
+                Resource::Key(KeyTarget {
+                    arn: KEY_ARN,
+                    account: "111122223333",
+                    policy,
+                })
             }),
             cross_account: !matches!(
                 self.op,

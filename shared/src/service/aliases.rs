@@ -54,7 +54,7 @@ pub(super) struct ListAliasesResponse {
 }
 
 /// An alias name must start with `alias/`, and `alias/aws/` belongs to AWS-managed keys.
-fn check_alias_name(name: &str) -> KmsResult<()> {
+pub fn check_alias_name(name: &str) -> KmsResult<()> {
     if !name.starts_with("alias/") || name.len() == "alias/".len() {
         return Err(KmsError::validation(
             "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",

@@ -115,6 +115,33 @@ fn no_context_for_asymmetric(context: &BTreeMap<String, String>) -> KmsResult<()
     }
 }
 
+/// The key a symmetric blob names: in its account, in the Region the caller talks to.
+fn blob_key_arn(header: &BlobHeader, region: &str) -> String {
+    Scope::new(header.account.clone(), region).key_arn(&header.key_id)
+}
+
+/// Decrypt without its (optional in the model) `CiphertextBlob`.
+pub fn missing_ciphertext() -> KmsError {
+    KmsError::validation(
+        "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
+    )
+}
+
+/// The key a Decrypt without `KeyId` acts on, as the handler finds it: the key its symmetric
+/// ciphertext names, in the caller's Region. Asymmetric ciphertexts name no key.
+pub fn decrypt_key_without_key_id(
+    blob: &[u8],
+    algorithm: Option<&str>,
+    region: &str,
+) -> KmsResult<String> {
+    if algorithm.is_some_and(|a| a != EncryptionAlgorithm::SymmetricDefault.as_str()) {
+        return Err(KmsError::bare(ErrorCode::InvalidCiphertext));
+    }
+    envelope::read_header(blob)
+        .map(|h| blob_key_arn(&h, region))
+        .ok_or_else(|| KmsError::bare(ErrorCode::InvalidCiphertext))
+}
+
 impl Kms {
     fn header(key: &KeyRecord, material_id: crate::crypto::material::MaterialId) -> BlobHeader {
         BlobHeader {
@@ -209,9 +236,7 @@ impl Kms {
         recipient_unsupported(&r.recipient)?;
         // Optional in the service model (for other members' sake), required by the service.
         let Some(Blob(blob)) = r.ciphertext_blob else {
-            return Err(KmsError::validation(
-                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null",
-            ));
+            return Err(missing_ciphertext());
         };
         let alg = r
             .encryption_algorithm
@@ -264,9 +289,7 @@ impl Kms {
                 key
             }
             None => {
-                // The blob names its key; it lives in the caller's region.
-                let scope = Scope::new(header.account.clone(), ctx.scope.region.clone());
-                let arn = scope.key_arn(&header.key_id);
+                let arn = blob_key_arn(&header, &ctx.scope.region);
                 self.key_for_use(ctx, &arn, KeyUsage::EncryptDecrypt, "Decrypt")
                     .await?
             }

@@ -34,6 +34,8 @@ use crate::protocol::wire;
 use crate::shared_pool::SharedTopUp;
 use crate::store::KeyStore;
 
+pub use aliases::check_alias_name;
+pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
 pub use keys::default_key_policy;
 pub use resolve::{Aliases, KeyRef, resolve_key};
 

@@ -7,6 +7,7 @@ use crate::clock::Timestamp;
 use crate::domain::arn::{Arn, Scope, partition_of};
 use crate::domain::key::KeyRecord;
 use crate::error::{ErrorCode, KmsError, KmsResult};
+use crate::protocol::operation::Operation;
 use crate::store::{KeyStore, Versioned};
 
 /// Whether an operation accepts aliases in its `KeyId`.
@@ -14,6 +15,28 @@ use crate::store::{KeyStore, Versioned};
 pub enum Aliases {
     Accepted,
     Refused,
+}
+
+impl Aliases {
+    /// Whether `op`'s `KeyId` may name an alias, as its handler resolves it (the policy
+    /// sidecar resolves with the same answer, so both find the same key or the same error).
+    pub fn in_key_id(op: Operation) -> Aliases {
+        use Operation::*;
+        match op {
+            DescribeKey
+            | GetPublicKey
+            | Encrypt
+            | Decrypt
+            | GenerateDataKey
+            | GenerateDataKeyWithoutPlaintext
+            | Sign
+            | Verify
+            | GenerateMac
+            | VerifyMac
+            | DeriveSharedSecret => Aliases::Accepted,
+            _ => Aliases::Refused,
+        }
+    }
 }
 
 /// A key identifier as the client wrote it.

@@ -58,6 +58,16 @@ pub fn redact(value: &Value) -> Value {
 }
 
 /// `userIdentity` of a record.
+/// The `resources` member: `(account, type, ARN)` of each resource a request acts on.
+pub fn resources(items: Vec<(&str, &str, &str)>) -> Value {
+    Value::Array(
+        items
+            .into_iter()
+            .map(|(account, kind, arn)| json!({"accountId": account, "type": kind, "ARN": arn}))
+            .collect(),
+    )
+}
+
 pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> Value {
     let mut v = json!({
         "type": match caller.kind {
@@ -129,7 +139,7 @@ impl AuditSink {
                     std::fs::create_dir_all(dir)?;
                 }
                 AuditSink::File(Mutex::new(
-                    std::fs::OpenOptions::new()
+                    crate::private_file::options()
                         .create(true)
                         .append(true)
                         .open(path)?,

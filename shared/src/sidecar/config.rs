@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::audit::AuditSink;
 use super::quota::{Fault, Faults, Quota, Quotas, error_code};
+use crate::policy::context::is_policy_holder;
 use crate::policy::{Caller, NamedPolicy, Policy, PolicyKind};
 
 /// The documented default credential.
@@ -147,6 +148,11 @@ impl SidecarConfig {
 
         let mut identity_policies = HashMap::new();
         for (principal, policies) in file.identity_policies {
+            if !is_policy_holder(&principal) {
+                return Err(format!(
+                    "identity policies of {principal:?}: not an IAM user, root, role or assumed-role ARN"
+                ));
+            }
             let mut named = Vec::new();
             let mut names: Vec<_> = policies.into_iter().collect();
             names.sort_by(|a, b| a.0.cmp(&b.0));
@@ -283,11 +289,30 @@ mod tests {
         };
         assert!(err(r#"{"credentials": [{"access_key_id": "a", "secret_access_key": "s", "principal": "bob"}]}"#)
             .contains("is not an IAM user, root or assumed-role ARN"));
-        assert!(err(r#"{"identity_policies": {"p": {"x": {"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}}}}}"#)
+        assert!(err(r#"{"identity_policies": {"arn:aws:iam::111122223333:user/p": {"x": {"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}}}}}"#)
             .contains("Identity-based policies must not contain Principal"));
         assert!(err(r#"{"quotas": {"rates": {"Nope": 1}}}"#).starts_with("unknown quota \"Nope\""));
         assert!(err(r#"{"faults": [{"operation": "Encrypt", "error": "NotFoundException", "ratio": 1}]}"#)
             .contains("fault error must be"));
         assert!(err(r#"{"bogus": 1}"#).contains("unknown field"));
+        // A principal that is no IAM name (and could not travel in a header) stops start-up.
+        assert_eq!(
+            err(
+                r#"{"credentials": [{"access_key_id": "AKIAZOE", "secret_access_key": "s", "principal": "arn:aws:iam::111122223333:user/zoë"}]}"#
+            ),
+            "credential AKIAZOE: principal \"arn:aws:iam::111122223333:user/zoë\" is not an IAM user, root or assumed-role ARN"
+        );
+        assert_eq!(
+            err(r#"{"identity_policies": {"arn:aws:iam::111122223333:user/zoë": {}}}"#),
+            "identity policies of \"arn:aws:iam::111122223333:user/zoë\": not an IAM user, root, role or assumed-role ARN"
+        );
+        assert!(
+            SidecarConfig::from_json(
+                r#"{"identity_policies": {"arn:aws:iam::111122223333:role/Importer": {}}}"#,
+                "111122223333",
+                "us-east-1"
+            )
+            .is_ok()
+        );
     }
 }

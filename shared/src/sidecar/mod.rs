@@ -13,20 +13,21 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use http::{HeaderValue, Request};
+use http::Request;
 use serde_json::{Value, json};
 
-use crate::clock::Clock;
-use crate::crypto::envelope;
+use crate::clock::{Clock, Timestamp};
 use crate::domain::arn::{Scope, is_valid_region};
 use crate::domain::key::KeyRecord;
-use crate::endpoint::{CALLER_HEADER, MOCK_PREFIX};
-use crate::error::KmsError;
-use crate::policy::evaluate::{self, KeyTarget, Request as PolicyRequest};
+use crate::endpoint::{Decided, DecisionHeaders, MOCK_PREFIX, is_open_page};
+use crate::error::{KmsError, KmsResult};
+use crate::policy::evaluate::{self, KeyTarget, Request as PolicyRequest, Resource};
 use crate::policy::{Caller, Environment, Facts, Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::protocol::wire::{self, TARGET_HEADER};
-use crate::service::{Aliases, KeyRef, resolve_key};
+use crate::service::{
+    Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, missing_ciphertext, resolve_key,
+};
 use crate::sigv4::{self, Secret, SignedRequest};
 use crate::store::KeyStore;
 use config::SidecarConfig;
@@ -60,8 +61,11 @@ pub fn is_cross_account(op: Operation) -> bool {
 /// What to do with a request.
 #[derive(Debug)]
 pub enum Verdict {
-    /// Pass it on; `caller` is the header value naming the authenticated principal.
-    Forward { caller: Option<HeaderValue> },
+    /// Pass it on, with the decision the endpoint will act on (caller and Region).
+    Forward(DecisionHeaders),
+    /// A read-only page of the mock (`health`, `pool`): passed on unauthenticated, without a
+    /// decision; it holds no key data.
+    Page,
     /// Answer it with this error; the endpoint never sees it.
     Refuse(KmsError),
 }
@@ -81,6 +85,13 @@ struct CachedKey {
     record: KeyRecord,
     /// A stored policy that does not parse is kept as one with no statements: nothing allowed.
     policy: Policy,
+}
+
+/// One resource a request acts on, resolved as the endpoint will resolve it.
+enum Target {
+    Key(Arc<CachedKey>),
+    /// An alias ARN in the caller's account and Region.
+    Alias(String),
 }
 
 pub struct Sidecar {
@@ -115,32 +126,31 @@ impl Sidecar {
         }
     }
 
-    /// Decides a request. `source_ip` is the client's address.
+    /// Decides a request. `source_ip` is the client's address. Whatever cannot be read,
+    /// authenticated, resolved or allowed is refused here with the error AWS gives: the
+    /// endpoint only ever sees requests this decided on, with the decision attached.
     pub async fn check(&self, req: &Request<Bytes>, source_ip: Option<IpAddr>) -> Checked {
-        let done = |record, verdict| Checked {
-            verdict,
-            record,
-            invalidate: None,
-        };
-        if req.uri().path().starts_with(MOCK_PREFIX) {
-            return done(None, Verdict::Forward { caller: None });
+        if let Some(page) = req.uri().path().strip_prefix(MOCK_PREFIX)
+            && is_open_page(req.method(), page)
+        {
+            return Checked {
+                verdict: Verdict::Page,
+                record: None,
+                invalidate: None,
+            };
         }
         let now = self.clock.now();
         let target = req
             .headers()
             .get(TARGET_HEADER)
             .and_then(|v| v.to_str().ok());
-        let op = wire::operation(target).ok();
         let source_ip = source_ip.map(|ip| ip.to_string());
         let mut record = self.config.audit.is_on().then(|| {
             json!({
                 "eventVersion": "1.11",
                 "eventTime": now.to_rfc3339(),
                 "eventSource": "kms.amazonaws.com",
-                "eventName": op.map_or_else(
-                    || target.and_then(|t| t.strip_prefix("TrentService.")).unwrap_or(""),
-                    |o| o.as_str(),
-                ),
+                "eventName": target.and_then(|t| t.strip_prefix("TrentService.")).unwrap_or(""),
                 "sourceIPAddress": source_ip,
                 "userAgent": req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
                 "requestID": uuid::Uuid::new_v4().to_string(),
@@ -149,108 +159,152 @@ impl Sidecar {
                 "managementEvent": true,
             })
         });
-
-        let identity = match self.authenticate(req, now.whole_seconds()) {
-            Ok(i) => i,
-            Err(e) => return done(record, Verdict::Refuse(e)),
+        let mut invalidate = None;
+        let verdict = match self
+            .decide(
+                req,
+                target,
+                now,
+                source_ip.as_deref(),
+                &mut record,
+                &mut invalidate,
+            )
+            .await
+        {
+            Ok(headers) => Verdict::Forward(headers),
+            Err(e) => Verdict::Refuse(e),
         };
-        note(&mut record, "userIdentity", || {
+        Checked {
+            verdict,
+            record,
+            invalidate,
+        }
+    }
+
+    /// The stages of a decision: authenticate, read the operation and body, resolve what it
+    /// acts on, quotas and faults, then the policies on each resource.
+    async fn decide(
+        &self,
+        req: &Request<Bytes>,
+        target: Option<&str>,
+        now: Timestamp,
+        source_ip: Option<&str>,
+        record: &mut Option<Value>,
+        invalidate: &mut Option<(Scope, String)>,
+    ) -> KmsResult<DecisionHeaders> {
+        let identity = self.authenticate(req, now.whole_seconds())?;
+        note(record, "userIdentity", || {
             audit::user_identity(&identity.caller, identity.access_key_id.as_deref())
         });
-        note(&mut record, "awsRegion", || json!(identity.region));
-        note(&mut record, "recipientAccountId", || {
+        note(record, "awsRegion", || json!(identity.region));
+        note(record, "recipientAccountId", || {
             json!(identity.caller.account)
         });
-        let forward = Verdict::Forward {
-            caller: HeaderValue::from_str(&identity.caller.arn).ok(),
+        let decided = Decided {
+            caller: identity.caller.clone(),
+            region: identity.region.clone(),
         };
-        // Requests the endpoint will refuse anyway (unknown operation, invalid body) go on,
-        // so that there is one source of those errors.
-        let Some(op) = op else {
-            return done(record, forward);
-        };
-        let Ok(body) = wire::body(op, req.body()) else {
-            return done(record, forward);
-        };
-        note(&mut record, "requestParameters", || audit::redact(&body));
-
-        let caller_scope = Scope::new(identity.caller.account.clone(), identity.region.clone());
-        let named = key_parameter(op, &body, &caller_scope);
-        let key = match &named {
-            Some(input) => self.key(&caller_scope, input).await,
-            None => None,
-        };
-        if let Some(k) = &key {
-            note(
-                &mut record,
-                "resources",
-                || json!([{"accountId": k.record.scope.account, "type": "AWS::KMS::Key", "ARN": k.arn}]),
-            );
+        // Principal ARNs are validated at start-up and Regions are checked names.
+        let headers = decided
+            .to_headers()
+            .ok_or_else(|| KmsError::internal("the caller or Region is not a header value"))?;
+        if req.uri().path().starts_with(MOCK_PREFIX) {
+            // The mock's pages that change it (the clock): any configured principal, signed.
+            return Ok(headers);
         }
+        let op = wire::operation(target)?;
+        let body = wire::body(op, req.body())?;
+        note(record, "requestParameters", || audit::redact(&body));
 
-        let quota = Quota::of(op, key.as_ref().map(|k| k.record.key_spec));
-        if let Err(e) = self
-            .config
+        let caller = &identity.caller;
+        let caller_scope = Scope::new(caller.account.clone(), identity.region.clone());
+        let targets = self.targets(op, &body, &caller_scope).await;
+        if let Ok(targets) = &targets {
+            note(record, "resources", || {
+                audit::resources(targets_for_audit(targets))
+            });
+        }
+        let spec = targets.as_ref().ok().and_then(|t| {
+            t.iter().find_map(|t| match t {
+                Target::Key(k) => Some(k.record.key_spec),
+                Target::Alias(_) => None,
+            })
+        });
+        self.config
             .quotas
-            .take(&identity.caller.account, &identity.region, quota)
-            .and_then(|()| self.config.faults.check(op))
-        {
-            return done(record, Verdict::Refuse(e));
-        }
-        // A key the request names but that cannot be found is the endpoint's to refuse.
-        if named.is_some() && key.is_none() {
-            return done(record, forward);
-        }
+            .take(&caller.account, &identity.region, Quota::of(op, spec))?;
+        self.config.faults.check(op)?;
+        let targets = targets?;
 
         let mut facts = Facts::new(
-            &identity.caller,
+            caller,
             &Environment {
-                source_ip: source_ip.as_deref(),
+                source_ip,
                 epoch_seconds: now.whole_seconds(),
                 region: &identity.region,
                 secure_transport: false,
             },
         );
         facts.add_request(op, &body);
-        if let Some(k) = &key {
-            facts.add_key(&k.record);
-        }
         let action = format!("kms:{op}");
-        let preq = PolicyRequest {
-            caller: &identity.caller,
-            action: &action,
-            key: key.as_ref().map(|k| KeyTarget {
-                arn: &k.arn,
-                account: &k.record.scope.account,
-                policy: &k.policy,
-            }),
-            cross_account: is_cross_account(op),
-            facts: &facts,
-        };
         let identity_policies = self
             .config
             .identity_policies
-            .get(&identity.caller.principal_arn)
-            .or_else(|| self.config.identity_policies.get(&identity.caller.arn))
+            .get(&caller.principal_arn)
+            .or_else(|| self.config.identity_policies.get(&caller.arn))
             .map_or(&[][..], Vec::as_slice);
-        let decision = evaluate::evaluate(&preq, identity_policies);
-        note(&mut record, "policyDecision", || audit::decision(&decision));
-        if let Some(e) = decision.error(&preq) {
-            return done(record, Verdict::Refuse(e));
+        let mut decide_on = |resource: Resource, facts: &Facts| {
+            let preq = PolicyRequest {
+                caller,
+                action: &action,
+                resource,
+                cross_account: is_cross_account(op),
+                facts,
+            };
+            let decision = evaluate::evaluate(&preq, identity_policies);
+            note(record, "policyDecision", || audit::decision(&decision));
+            decision.error(&preq).map_or(Ok(()), Err)
+        };
+        if targets.is_empty() {
+            decide_on(Resource::Any, &facts)?;
         }
-        let invalidate = key
-            .filter(|_| op == Operation::PutKeyPolicy)
-            .map(|k| (k.record.scope.clone(), k.record.key_id.clone()));
-        if let Some(stale) = &invalidate {
+        let last = targets.len().saturating_sub(1);
+        for (i, target) in targets.iter().enumerate() {
+            match target {
+                Target::Alias(arn) => decide_on(
+                    Resource::Alias {
+                        arn,
+                        account: &caller.account,
+                    },
+                    &facts,
+                )?,
+                Target::Key(k) => {
+                    // Each key's own resource keys; the request's are shared.
+                    let mut key_facts = if i == last {
+                        std::mem::take(&mut facts)
+                    } else {
+                        facts.clone()
+                    };
+                    key_facts.add_key(&k.record);
+                    let key = KeyTarget {
+                        arn: &k.arn,
+                        account: &k.record.scope.account,
+                        policy: &k.policy,
+                    };
+                    decide_on(Resource::Key(key), &key_facts)?;
+                }
+            }
+        }
+        if op == Operation::PutKeyPolicy
+            && let Some(Target::Key(k)) = targets.first()
+        {
+            let stale = (k.record.scope.clone(), k.record.key_id.clone());
             // Dropped now and again once the endpoint has answered: a request in between must
             // not keep the old policy cached.
-            self.keys.remove(stale);
+            self.keys.remove(&stale);
+            *invalidate = Some(stale);
         }
-        Checked {
-            verdict: forward,
-            record,
-            invalidate,
-        }
+        Ok(headers)
     }
 
     /// Completes a checked request: `status` and `body` as the client got them.
@@ -279,17 +333,23 @@ impl Sidecar {
         self.config.audit.write(&record);
     }
 
-    fn authenticate(&self, req: &Request<Bytes>, now: i64) -> Result<Identity, KmsError> {
+    /// Who signed the request, and for which Region, read by the one SigV4 parser. With
+    /// checking off the credential is taken as claimed, but a malformed one is still refused:
+    /// the endpoint would refuse it too.
+    fn authenticate(&self, req: &Request<Bytes>, now: i64) -> KmsResult<Identity> {
         let headers = req.headers();
-        let region = |r: Option<String>| {
-            r.filter(|r| is_valid_region(r))
-                .unwrap_or_else(|| self.config.default_region.clone())
+        let region = |r: String| {
+            if is_valid_region(&r) {
+                r
+            } else {
+                self.config.default_region.clone()
+            }
         };
         if !self.config.verify_signatures {
-            let claimed = sigv4::with_credential(headers, req.uri().query(), |c| {
-                (c.access_key_id.to_string(), c.region.to_string())
-            });
-            let (access_key_id, claimed_region) = claimed.unzip();
+            let claimed = sigv4::parse(headers, req.uri().query())?;
+            let (access_key_id, claimed_region) = claimed
+                .map(|a| (a.scope.access_key_id, a.scope.region))
+                .unzip();
             let caller = access_key_id
                 .as_deref()
                 .and_then(|k| self.config.credentials.get(k))
@@ -297,7 +357,7 @@ impl Sidecar {
             return Ok(Identity {
                 caller,
                 access_key_id,
-                region: region(claimed_region),
+                region: claimed_region.map_or_else(|| self.config.default_region.clone(), region),
             });
         }
         let signed = SignedRequest {
@@ -307,7 +367,7 @@ impl Sidecar {
             headers,
             body: req.body(),
         };
-        let verified = sigv4::verify(&signed, now, |key| {
+        let verified = sigv4::authenticate(&signed, now, |key| {
             self.config.credentials.get(key).map(|c| Secret {
                 secret_access_key: &c.secret_access_key,
                 session_token: c.session_token.as_deref(),
@@ -317,32 +377,99 @@ impl Sidecar {
         Ok(Identity {
             caller: credential.caller.clone(),
             access_key_id: Some(verified.access_key_id),
-            region: region(Some(verified.region)),
+            region: region(verified.region),
         })
     }
 
-    /// The key a request names, from the cache while fresh.
-    async fn key(&self, caller_scope: &Scope, input: &str) -> Option<Arc<CachedKey>> {
-        let direct = match KeyRef::parse(input).ok()? {
-            KeyRef::KeyId(id) => Some((caller_scope.clone(), id)),
-            KeyRef::KeyArn { scope, key_id } => Some((scope, key_id)),
+    /// What an operation acts on, resolved as its handler resolves it: the same parameter,
+    /// the same caller scope, the same alias rule and the same resolver, so the error for a
+    /// key that is not there is the endpoint's own.
+    async fn targets(&self, op: Operation, body: &Value, scope: &Scope) -> KmsResult<Vec<Target>> {
+        let text = |name: &str| body.get(name).and_then(Value::as_str);
+        let key = |input: &str, aliases| self.key(scope, input.to_string(), aliases);
+        let alias = |name: Option<&str>| -> KmsResult<(String, String)> {
+            let name = name.unwrap_or_default();
+            check_alias_name(name)?;
+            Ok((name.to_string(), scope.alias_arn(name)))
+        };
+        use Operation::*;
+        Ok(match op {
+            // Identity policies alone (Resource "*"), as AWS does, even when ListAliases
+            // names a key.
+            CreateKey | ListKeys | ListAliases => Vec::new(),
+            // On the alias (IAM policy) and on the key it will name (key policy).
+            CreateAlias => {
+                let (_, arn) = alias(text("AliasName"))?;
+                let target = text("TargetKeyId").unwrap_or_default();
+                vec![
+                    Target::Alias(arn),
+                    Target::Key(key(target, Aliases::Refused).await?),
+                ]
+            }
+            // On the alias, the key it names now, and the key it will name.
+            UpdateAlias => {
+                let (name, arn) = alias(text("AliasName"))?;
+                let target = text("TargetKeyId").unwrap_or_default();
+                vec![
+                    Target::Alias(arn),
+                    Target::Key(key(&name, Aliases::Accepted).await?),
+                    Target::Key(key(target, Aliases::Refused).await?),
+                ]
+            }
+            DeleteAlias => {
+                let (name, arn) = alias(text("AliasName"))?;
+                vec![
+                    Target::Alias(arn),
+                    Target::Key(key(&name, Aliases::Accepted).await?),
+                ]
+            }
+            Decrypt if text("KeyId").is_none() => {
+                // The ciphertext names its key (see crypto::envelope).
+                use base64::Engine;
+                let blob = text("CiphertextBlob")
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .ok_or_else(missing_ciphertext)?;
+                let arn =
+                    decrypt_key_without_key_id(&blob, text("EncryptionAlgorithm"), &scope.region)?;
+                vec![Target::Key(key(&arn, Aliases::Accepted).await?)]
+            }
+            _ => {
+                let id = text("KeyId").ok_or_else(|| {
+                    KmsError::internal(format!("{op} names no key after validation"))
+                })?;
+                vec![Target::Key(key(id, Aliases::in_key_id(op)).await?)]
+            }
+        })
+    }
+
+    /// The key a request names for a caller in `scope`, from the cache while fresh.
+    async fn key(
+        &self,
+        scope: &Scope,
+        input: String,
+        aliases: Aliases,
+    ) -> KmsResult<Arc<CachedKey>> {
+        // Only what the resolver would find the same way: a key id in the caller's scope, or
+        // a key ARN in the caller's Region (one elsewhere is InvalidArnException).
+        let direct = match KeyRef::parse(&input)? {
+            KeyRef::KeyId(id) => Some((scope.clone(), id)),
+            KeyRef::KeyArn { scope: s, key_id } if s.region == scope.region => Some((s, key_id)),
             _ => None,
         };
         if let Some(k) = &direct
             && let Some(hit) = self.keys.get(k)
             && hit.at.elapsed() < KEY_CACHE_TTL
         {
-            return Some(hit.clone());
+            return Ok(hit.clone());
         }
         let found = resolve_key(
             self.store.as_ref(),
             self.clock.now(),
-            caller_scope,
-            input,
-            Aliases::Accepted,
+            scope,
+            &input,
+            aliases,
         )
-        .await
-        .ok()?
+        .await?
         .record;
         let arn = found.arn();
         let policy = Policy::parse(&found.policy, PolicyKind::Key).unwrap_or_else(|e| {
@@ -363,39 +490,27 @@ impl Sidecar {
             (cached.record.scope.clone(), cached.record.key_id.clone()),
             cached.clone(),
         );
-        Some(cached)
+        Ok(cached)
     }
 }
 
-/// The `KeyId`-like parameter naming the key an operation acts on, if it has one.
-fn key_parameter(op: Operation, body: &Value, caller_scope: &Scope) -> Option<String> {
-    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
-    use Operation::*;
-    match op {
-        // Authorized by identity policies alone (Resource "*"), as AWS does, even when
-        // ListAliases names a key.
-        CreateKey | ListKeys | ListAliases => None,
-        CreateAlias | UpdateAlias => text("TargetKeyId"),
-        DeleteAlias => text("AliasName"),
-        Decrypt => text("KeyId").or_else(|| {
-            // The ciphertext names its key (see crypto::envelope).
-            use base64::Engine;
-            let blob = base64::engine::general_purpose::STANDARD
-                .decode(body.get("CiphertextBlob")?.as_str()?)
-                .ok()?;
-            let header = envelope::read_header(&blob)?;
-            Some(Scope::new(header.account, caller_scope.region.clone()).key_arn(&header.key_id))
-        }),
-        _ => text("KeyId"),
-    }
-}
-
-/// Sets the caller header on a request the sidecar forwards, replacing any the client sent.
-pub fn set_caller(headers: &mut http::HeaderMap, caller: Option<HeaderValue>) {
-    headers.remove(CALLER_HEADER);
-    if let Some(c) = caller {
-        headers.insert(CALLER_HEADER, c);
-    }
+/// The audit record's `resources`: account, type and ARN of each.
+fn targets_for_audit(targets: &[Target]) -> Vec<(&str, &'static str, &str)> {
+    targets
+        .iter()
+        .map(|t| match t {
+            Target::Key(k) => (
+                k.record.scope.account.as_str(),
+                "AWS::KMS::Key",
+                k.arn.as_str(),
+            ),
+            Target::Alias(arn) => (
+                arn.split(':').nth(4).unwrap_or_default(),
+                "AWS::KMS::Alias",
+                arn.as_str(),
+            ),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -444,7 +559,7 @@ mod tests {
         let sidecar = Sidecar::new(config, kms.store.clone());
         let presigned = |op: &str, body: serde_json::Value| {
             let mut r = request(op, body);
-            *r.uri_mut() = "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAALICE%2F20261124%2Fus-east-1%2Fkms%2Faws4_request&X-Amz-Signature=00"
+            *r.uri_mut() = "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAALICE%2F20261124%2Fus-east-1%2Fkms%2Faws4_request&X-Amz-Date=20261124T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
                 .parse()
                 .unwrap();
             r
@@ -462,14 +577,15 @@ mod tests {
             Some(format!("User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:DescribeKey on resource: {arn} with an explicit deny in a resource-based policy").as_str())
         );
         // ListAliases with that key's id: her identity policy is enough.
-        let Verdict::Forward { caller } = sidecar
+        let Verdict::Forward(decided) = sidecar
             .check(&presigned("ListAliases", json!({"KeyId": arn})), None)
             .await
             .verdict
         else {
             panic!("alice may list aliases");
         };
-        assert_eq!(caller.unwrap(), "arn:aws:iam::111122223333:user/alice");
+        assert_eq!(decided.caller, "arn:aws:iam::111122223333:user/alice");
+        assert_eq!(decided.region, "us-east-1");
     }
 
     #[tokio::test]
@@ -487,7 +603,7 @@ mod tests {
         let sidecar = Sidecar::new(config, kms.store.clone());
         let describe = request("DescribeKey", json!({"KeyId": arn}));
         let checked = sidecar.check(&describe, None).await;
-        assert!(matches!(checked.verdict, Verdict::Forward { .. }));
+        assert!(matches!(checked.verdict, Verdict::Forward(_)));
 
         let deny = json!({"Statement": [
             {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
@@ -497,7 +613,7 @@ mod tests {
         let put = sidecar
             .check(&request("PutKeyPolicy", body.clone()), None)
             .await;
-        assert!(matches!(put.verdict, Verdict::Forward { .. }));
+        assert!(matches!(put.verdict, Verdict::Forward(_)));
         // The key is read (and cached) again while the endpoint stores the new policy.
         let _ = sidecar.check(&describe, None).await;
         testkit::call(&kms, &ctx, "PutKeyPolicy", body)

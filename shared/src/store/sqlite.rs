@@ -88,6 +88,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
+        crate::private_file::touch(path).map_err(err)?;
         let conn = open_connection(path).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Self {

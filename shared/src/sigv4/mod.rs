@@ -1,0 +1,28 @@
+//! AWS Signature Version 4, read in exactly one place. Every part of the project that needs a
+//! request's credential scope (the policy sidecar to verify it, the endpoint run alone to pick
+//! the Region) goes through [`parse`], so they can never disagree on which credential, Region
+//! or form a request carries.
+//!
+//! Layers, lowest first (no file imports one above it): `request` (what a signature covers,
+//! wire names, query helpers) → `error` (every way a request fails, and AWS's texts in one
+//! `match`) → `canonical` (the canonical request) → `key` (signing-key derivation and the
+//! signature) → `parse` (the two forms) → `verify`, with `sign` (for tests and benches) beside.
+
+mod canonical;
+mod error;
+mod key;
+mod parse;
+mod request;
+mod sign;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{HeaderPart, SigV4Error};
+pub use parse::{
+    AmzDate, Authorization, CredentialScope, Form, MAX_PRESIGN_EXPIRES, format_amz_date, parse,
+};
+pub use request::{Secret, SignedRequest, Verified, query_param};
+pub use sign::sign;
+pub use verify::{MAX_SKEW_SECONDS, authenticate, verify};
