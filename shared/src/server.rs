@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -80,18 +80,47 @@ where
 /// The accept loop's guard: a connection limit, and a back-off when accepting fails.
 ///
 /// Failing to accept (out of descriptors, most often) is not retried at once: the loop would
-/// spin on a core and log at tens of MB/s. It sleeps, longer each time up to a second, and
-/// says so once per episode; the same for connections turned away at the limit.
+/// spin on a core and log at tens of MB/s. It sleeps, longer each time up to a second. Each
+/// kind of trouble is logged once per episode, which ends after a second without it: a flood
+/// that frees one descriptor now and then is still one episode, and one warning.
 pub struct Gate {
     permits: Arc<Semaphore>,
     max: usize,
     backoff: Duration,
-    failing: bool,
-    full: bool,
+    failing: Episode,
+    full: Episode,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long an episode of trouble must stay away before it counts as over.
+const QUIET: Duration = Duration::from_secs(1);
+
+/// A run of the same trouble: when it last happened, and how often.
+#[derive(Default)]
+struct Episode {
+    last: Option<Instant>,
+    count: u64,
+}
+
+impl Episode {
+    /// Counts one more; true when it starts an episode (the one time to warn).
+    fn happened(&mut self) -> bool {
+        let starts = self.last.is_none();
+        self.last = Some(Instant::now());
+        self.count += 1;
+        starts
+    }
+
+    /// After a success: the count of an episode that has now been quiet long enough.
+    fn over(&mut self) -> Option<u64> {
+        let last = self.last?;
+        (last.elapsed() >= QUIET).then(|| {
+            self.last = None;
+            std::mem::take(&mut self.count)
+        })
+    }
+}
 
 impl Gate {
     pub fn new(max_connections: usize) -> Self {
@@ -99,8 +128,8 @@ impl Gate {
             permits: Arc::new(Semaphore::new(max_connections)),
             max: max_connections,
             backoff: FIRST_BACKOFF,
-            failing: false,
-            full: false,
+            failing: Episode::default(),
+            full: Episode::default(),
         }
     }
 
@@ -113,8 +142,7 @@ impl Gate {
         let conn = match accepted {
             Ok(c) => c,
             Err(e) => {
-                if !self.failing {
-                    self.failing = true;
+                if self.failing.happened() {
                     tracing::warn!(error = %e, "accept failed; backing off until it succeeds again");
                 }
                 tokio::time::sleep(self.backoff).await;
@@ -122,22 +150,19 @@ impl Gate {
                 return None;
             }
         };
-        if self.failing {
-            self.failing = false;
-            self.backoff = FIRST_BACKOFF;
-            tracing::info!("accepting connections again");
+        self.backoff = FIRST_BACKOFF;
+        if let Some(failures) = self.failing.over() {
+            tracing::info!(failures, "accepting connections again");
         }
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                if self.full {
-                    self.full = false;
-                    tracing::info!("below the connection limit again");
+                if let Some(closed) = self.full.over() {
+                    tracing::info!(closed, "below the connection limit again");
                 }
                 Some((permit, conn))
             }
             Err(_) => {
-                if !self.full {
-                    self.full = true;
+                if self.full.happened() {
                     tracing::warn!(
                         limit = self.max,
                         "connection limit reached; closing new connections until some end (KMS_MOCK_MAX_CONNECTIONS)"
