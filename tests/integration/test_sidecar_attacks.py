@@ -129,15 +129,18 @@ def test_region_confusion_is_refused(stack):
                                                "BypassPolicyLockoutSafetyCheck": True}),
                              ("DisableKey", {"KeyId": arn}),
                              ("ScheduleKeyDeletion", {"KeyId": arn, "PendingWindowInDays": 7})]:
+            # The key named by id (the endpoint used to find it in us-east-1) and by ARN.
+            for named in [{**body, "KeyId": key_id}, body]:
+                url, headers, data = signed(stack.url, target, named, key=key, secret=secret, region="ap-nowhere-9")
+                auth = headers["Authorization"]
+                date = auth.split("Credential=")[1].split("/")[1]
+                front = f"Credential={key}/{date}/us-east-1/kms/aws4_request, "
+                two = auth.replace("Credential=", front + "Credential=", 1)
+                status, answer = send(url, {**headers, "Authorization": two}, data)
+                assert (status, answer) == (400, {
+                    "__type": "IncompleteSignatureException",
+                    "message": f"Authorization header has more than one 'Credential' parameter. Authorization={two}"}), target
             url, headers, data = signed(stack.url, target, body, key=key, secret=secret, region="ap-nowhere-9")
-            auth = headers["Authorization"]
-            date = auth.split("Credential=")[1].split("/")[1]
-            front = f"Credential={key}/{date}/us-east-1/kms/aws4_request, "
-            two = auth.replace("Credential=", front + "Credential=", 1)
-            status, answer = send(url, {**headers, "Authorization": two}, data)
-            assert (status, answer) == (400, {
-                "__type": "IncompleteSignatureException",
-                "message": f"Authorization header has more than one 'Credential' parameter. Authorization={two}"}), target
             # Signed honestly for the other Region: the key is not there, and the sidecar says so.
             status, answer = send(url, headers, data)
             assert (status, answer) == (400, {"__type": "InvalidArnException", "message": f"Invalid arn {arn}"}), target
@@ -293,6 +296,18 @@ def test_the_endpoint_socket_is_private_and_watched(tmp_path):
         for f in ["store.sqlite3", "store.sqlite3-wal", "token-secret"]:
             assert stat.S_IMODE((data / f).stat().st_mode) == 0o600, f
         assert stat.S_IMODE(s.audit_path.stat().st_mode) == 0o600
+        # The endpoint itself, reached past the sidecar (as its own user can): a request without
+        # the sidecar's decision is refused, whatever it claims.
+        with socket.socket(socket.AF_UNIX) as u:
+            u.connect(str(sock))
+            body = b"{}"
+            u.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n"
+                      b"x-kms-mock-caller: arn:aws:iam::111122223333:root\r\n"
+                      b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n" + body)
+            answer = u.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 400"), answer
+        assert answer.endswith('{"__type":"AccessDeniedException","message":"This endpoint serves the policy sidecar '
+                               'only, and the request did not come through it."}'), answer
         # The endpoint dies: the sidecar exits, saying why, and removes the directory.
         os.kill(child, 9)
         assert sidecar.wait(timeout=15) == 1
@@ -301,6 +316,10 @@ def test_the_endpoint_socket_is_private_and_watched(tmp_path):
         assert not sock.parent.exists()
     finally:
         s.stop()
+    # The pool file the endpoint saves on its way out (SIGKILL saves none: start and stop).
+    s = ProxyStack(tmp_path).start()
+    s.stop()
+    assert stat.S_IMODE((tmp_path / "data" / "wrapping-key-pool.sealed").stat().st_mode) == 0o600
 
 
 def test_a_principal_that_is_no_iam_name_stops_start_up(tmp_path):

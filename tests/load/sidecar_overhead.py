@@ -121,11 +121,13 @@ def main() -> None:
               "KMS_MOCK_POOL_RSA_4096": "0"}
     endpoint = start(["kms-api"], {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{ep_port}"}, ep_port)
     sidecar = start(["policy-sidecar"], {**common, "KMS_MOCK_LISTEN": f"127.0.0.1:{sc_port}"}, sc_port)
-    # The endpoint the sidecar started, on the socket it names after its own pid.
-    socket = Path(tempfile.gettempdir()) / f"kms-mock-endpoint-{sidecar.pid}.sock"
-    floor = start(["examples/byte_proxy", f"127.0.0.1:{floor_port}", str(socket)], {}, floor_port)
     behind = int(subprocess.run(["pgrep", "-P", str(sidecar.pid), "kms-api"], capture_output=True, text=True,
                                 check=True).stdout.split()[0])
+    # The endpoint the sidecar started listens in its private directory; this script runs as
+    # the same user, so it can read where from the endpoint's environment and go there too.
+    environ = dict(v.split("=", 1) for v in Path(f"/proc/{behind}/environ").read_text().split("\0") if "=" in v)
+    socket = environ["KMS_MOCK_ENDPOINT_SOCKET"]
+    floor = start(["examples/byte_proxy", f"127.0.0.1:{floor_port}", socket], {}, floor_port)
     # Whose CPU each path spends: the processes a request passes through.
     pids = {"endpoint": {"endpoint": endpoint.pid},
             "byte proxy": {"proxy": floor.pid, "endpoint": behind},
@@ -140,19 +142,23 @@ def main() -> None:
         body = json.dumps({"KeyId": key, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": args.spec})
         # Signed for the sidecar's address (the host is signed); the other two do not check.
         headers = signed_headers(sc_url + "/", body)
-        paths = (("endpoint", ep_url), ("byte proxy", floor_url), ("sidecar", sc_url))
-        for _, url in paths:
-            wrk(url, body, headers, 1, "2s")  # warm-up
+        # The byte proxy copies bytes to the endpoint behind the sidecar, which acts only on a
+        # decision: its requests carry the one the sidecar would attach, so the endpoint does
+        # the same work on every path.
+        decided = {**headers, "x-kms-mock-caller": "arn:aws:iam::111122223333:root", "x-kms-mock-region": "us-east-1"}
+        paths = (("endpoint", ep_url, headers), ("byte proxy", floor_url, decided), ("sidecar", sc_url, headers))
+        for _, url, h in paths:
+            wrk(url, body, h, 1, "2s")  # warm-up
         runs: dict = {}
         for _ in range(args.rounds):
             # Interleaved, so drift on the machine hits every path alike.
             for conns in (1, args.connections):
-                for name, url in paths:
-                    runs.setdefault((name, conns), []).append(wrk(url, body, headers, conns, args.duration))
+                for name, url, h in paths:
+                    runs.setdefault((name, conns), []).append(wrk(url, body, h, conns, args.duration))
         if shutil.which("perf"):
             for conns in (1, args.connections):
-                for name, url in paths:
-                    cpu[(name, conns)] = cpu_per_request(url, body, headers, conns, args.duration, pids[name])
+                for name, url, h in paths:
+                    cpu[(name, conns)] = cpu_per_request(url, body, h, conns, args.duration, pids[name])
     finally:
         for p in (floor, sidecar, endpoint):
             p.terminate()
@@ -163,12 +169,12 @@ def main() -> None:
     print("| Path | Connections | p50 (ms) | p99 (ms) | req/s |")
     print("|---|---:|---:|---:|---:|")
     for conns in (1, args.connections):
-        for name, _ in paths:
+        for name, *_ in paths:
             r = results[(name, conns)]
             print(f"| {name} | {conns} | {r['p50']:.3f} | {r['p99']:.3f} | {r['rps']:.0f} |")
     print()
     for conns in (1, args.connections):
-        e, f, s = (results[(name, conns)] for name, _ in paths)
+        e, f, s = (results[(name, conns)] for name, *_ in paths)
         print(f"{conns} connection(s): p50 overhead sidecar {(s['p50'] - e['p50']) * 1000:.0f} µs, "
               f"byte proxy {(f['p50'] - e['p50']) * 1000:.0f} µs; throughput / endpoint alone: "
               f"sidecar {s['rps'] / e['rps']:.2f}, byte proxy {f['rps'] / e['rps']:.2f}; "
@@ -179,7 +185,7 @@ def main() -> None:
         print("| Path | Connections | proxy | endpoint | machine | cores busy |")
         print("|---|---:|---:|---:|---:|---:|")
         for conns in (1, args.connections):
-            for name, _ in paths:
+            for name, *_ in paths:
                 c = cpu[(name, conns)]
                 proxy = f"{c['proxy']:.0f}" if "proxy" in c else "-"
                 print(f"| {name} | {conns} | {proxy} | {c['endpoint']:.0f} | {c['machine']:.0f} | {c['busy']:.0%} |")

@@ -314,6 +314,13 @@ fn http_request_of(event: &Value) -> Option<(http::Request<Bytes>, Option<IpAddr
 
 /// Puts the decision in the event's headers, dropping any decision headers the client sent.
 fn set_event_decision(event: &mut Value, decided: Option<&DecisionHeaders>) {
+    // An event without headers gets them: the function behind the sidecar needs the decision.
+    if decided.is_some()
+        && let Some(e) = event.as_object_mut()
+        && !e.get("headers").is_some_and(Value::is_object)
+    {
+        e.insert("headers".into(), json!({}));
+    }
     for member in ["headers", "multiValueHeaders"] {
         if let Some(Value::Object(h)) = event.get_mut(member) {
             h.retain(|k, _| {

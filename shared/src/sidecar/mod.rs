@@ -3,6 +3,8 @@
 //! (SigV4), apply quotas and injected faults, evaluate the key policy and identity policies,
 //! and write an audit record once the endpoint has answered.
 
+#[cfg(test)]
+mod agreement;
 pub mod audit;
 pub mod config;
 pub mod quota;

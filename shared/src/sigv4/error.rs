@@ -1,7 +1,7 @@
 //! Every way a request fails SigV4, as a type, and the one place that words each as AWS does.
 
-use super::parse::{MAX_PRESIGN_EXPIRES, format_amz_date};
-use super::request::{SERVICE, TERMINATOR};
+use super::date::{MAX_SKEW_SECONDS, format_amz_date};
+use super::request::{MAX_PRESIGN_EXPIRES, SERVICE, TERMINATOR};
 use crate::error::{ErrorCode, KmsError};
 
 /// A parameter the Authorization header form must carry.
@@ -72,7 +72,7 @@ const MISMATCH: &str = "The request signature we calculated does not match the s
 impl From<SigV4Error> for KmsError {
     fn from(e: SigV4Error) -> KmsError {
         use SigV4Error::*;
-        let skew = super::verify::MAX_SKEW_SECONDS;
+        let skew = MAX_SKEW_SECONDS;
         let (code, message) = match e {
             MissingToken => (
                 ErrorCode::MissingAuthenticationToken,

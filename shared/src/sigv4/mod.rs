@@ -4,11 +4,12 @@
 //! or form a request carries.
 //!
 //! Layers, lowest first (no file imports one above it): `request` (what a signature covers,
-//! wire names, query helpers) → `error` (every way a request fails, and AWS's texts in one
-//! `match`) → `canonical` (the canonical request) → `key` (signing-key derivation and the
-//! signature) → `parse` (the two forms) → `verify`, with `sign` (for tests and benches) beside.
+//! wire names, query helpers) and `date` → `error` (every way a request fails, and AWS's texts
+//! in one `match`) → `parse` (the two forms) → `canonical` (the canonical request) → `key`
+//! (signing-key derivation and the signature) → `verify`, with `sign` (tests, benches) beside.
 
 mod canonical;
+mod date;
 mod error;
 mod key;
 mod parse;
@@ -19,10 +20,9 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use date::{AmzDate, MAX_SKEW_SECONDS, format_amz_date};
 pub use error::{HeaderPart, SigV4Error};
-pub use parse::{
-    AmzDate, Authorization, CredentialScope, Form, MAX_PRESIGN_EXPIRES, format_amz_date, parse,
-};
-pub use request::{Secret, SignedRequest, Verified, query_param};
+pub use parse::{Authorization, CredentialScope, Form, parse};
+pub use request::{MAX_PRESIGN_EXPIRES, Secret, SignedRequest, Verified, query_param};
 pub use sign::sign;
-pub use verify::{MAX_SKEW_SECONDS, authenticate, verify};
+pub use verify::{authenticate, verify};

@@ -4,11 +4,11 @@
 
 use http::HeaderMap;
 
+use super::date::AmzDate;
 use super::error::{HeaderPart, SigV4Error};
-use super::request::{ALGORITHM, SERVICE, TERMINATOR, header, param, query_pairs};
-
-/// The longest a presigned request may stay valid: SigV4's limit of a week.
-pub const MAX_PRESIGN_EXPIRES: u32 = 604_800;
+use super::request::{
+    ALGORITHM, MAX_PRESIGN_EXPIRES, SERVICE, TERMINATOR, header, param, query_pairs,
+};
 
 /// Where the signature is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,34 +52,6 @@ impl CredentialScope {
     pub fn is_for_service(&self) -> bool {
         self.service == SERVICE
     }
-}
-
-/// `X-Amz-Date`'s ISO 8601 basic form, `20261124T100000Z`, as the client wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AmzDate(pub String);
-
-const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-
-impl AmzDate {
-    /// Epoch seconds, if the text is a date of that form.
-    pub fn epoch(&self) -> Option<i64> {
-        time::PrimitiveDateTime::parse(&self.0, AMZ_DATE)
-            .ok()
-            .map(|t| t.assume_utc().unix_timestamp())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// `epoch` (seconds) in `X-Amz-Date` form.
-pub fn format_amz_date(epoch: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .and_then(|t| t.format(AMZ_DATE).ok())
-        .unwrap_or_default()
 }
 
 /// A request's signature fields, parsed but not yet verified.

@@ -9,6 +9,8 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// The only service a credential for this endpoint may be scoped to.
 pub const SERVICE: &str = "kms";
 pub const TERMINATOR: &str = "aws4_request";
+/// The longest a presigned request may stay valid: SigV4's limit of a week.
+pub const MAX_PRESIGN_EXPIRES: u32 = 604_800;
 
 /// Header names (lower case, as `http` stores them).
 pub mod header {

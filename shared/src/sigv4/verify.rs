@@ -3,13 +3,11 @@
 use aws_lc_rs::constant_time;
 
 use super::canonical::{canonical_request, sha256_hex};
+use super::date::MAX_SKEW_SECONDS;
 use super::error::SigV4Error;
 use super::key::signature;
 use super::parse::{Authorization, Form, parse};
 use super::request::{Secret, SignedRequest, UNSIGNED_PAYLOAD, Verified, header, header_str};
-
-/// How far a request's time may be from the verifier's clock.
-pub const MAX_SKEW_SECONDS: i64 = 300;
 
 /// Parses and verifies a request's signature at `now` (epoch seconds).
 pub fn authenticate<'s>(
