@@ -17,7 +17,7 @@ per request (`perf stat -e task-clock`, kept out of the timed rounds), and the m
 time per request from /proc/stat, wrk included: where the CPU of two cores goes.
 
 Usage: python3 tests/load/sidecar_overhead.py [--duration 5s] [--rounds 3] [--connections 4]
-Needs: wrk, cargo build --release -p kms-api -p policy-sidecar --example byte_proxy
+Needs: wrk, cargo build --release -p kms-api -p policy-sidecar --bins --example byte_proxy
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use http::HeaderValue;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -22,6 +23,14 @@ pub struct Credential {
     pub secret_access_key: String,
     pub session_token: Option<String>,
     pub caller: Caller,
+    /// The caller's ARN as the decision header carries it, made once.
+    pub caller_header: HeaderValue,
+}
+
+/// The header value of a principal's ARN; IAM's characters always make one.
+fn caller_header(caller: &Caller) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(&caller.arn)
+        .map_err(|_| format!("principal {:?} is not a valid header value", caller.arn))
 }
 
 pub struct SidecarConfig {
@@ -35,6 +44,7 @@ pub struct SidecarConfig {
     pub faults: Faults,
     pub audit: AuditSink,
     pub default_caller: Caller,
+    pub default_caller_header: HeaderValue,
     pub default_region: String,
 }
 
@@ -126,6 +136,7 @@ impl SidecarConfig {
             Credential {
                 secret_access_key: DEFAULT_SECRET_ACCESS_KEY.into(),
                 session_token: None,
+                caller_header: caller_header(&default_caller)?,
                 caller: default_caller.clone(),
             },
         );
@@ -141,6 +152,7 @@ impl SidecarConfig {
                 Credential {
                     secret_access_key: c.secret_access_key,
                     session_token: c.session_token,
+                    caller_header: caller_header(&caller)?,
                     caller,
                 },
             );
@@ -240,6 +252,7 @@ impl SidecarConfig {
             quotas: Quotas::new(enabled, overrides),
             faults: Faults(faults),
             audit,
+            default_caller_header: caller_header(&default_caller)?,
             default_caller,
             default_region: region.to_string(),
         })

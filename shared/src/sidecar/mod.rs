@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use http::Request;
+use http::{HeaderValue, Request};
 use serde_json::{Value, json};
 
 use crate::clock::{Clock, Timestamp};
 use crate::domain::arn::{Scope, is_valid_region};
 use crate::domain::key::KeyRecord;
-use crate::endpoint::{Decided, DecisionHeaders, MOCK_PREFIX, is_open_page};
+use crate::endpoint::{DecisionHeaders, MOCK_PREFIX, is_open_page};
 use crate::error::{KmsError, KmsResult};
 use crate::policy::evaluate::{self, KeyTarget, Request as PolicyRequest, Resource};
 use crate::policy::{Caller, Environment, Facts, Policy, PolicyKind};
@@ -104,9 +104,10 @@ pub struct Sidecar {
     clock: Clock,
 }
 
-/// Who made a request, once authenticated.
-struct Identity {
-    caller: Caller,
+/// Who made a request, once authenticated (borrowed from the configuration).
+struct Identity<'c> {
+    caller: &'c Caller,
+    caller_header: &'c HeaderValue,
     access_key_id: Option<String>,
     region: String,
 }
@@ -202,14 +203,12 @@ impl Sidecar {
         note(record, "recipientAccountId", || {
             json!(identity.caller.account)
         });
-        let decided = Decided {
-            caller: identity.caller.clone(),
-            region: identity.region.clone(),
+        // Principal ARNs are made header values at start-up; Regions are checked names.
+        let headers = DecisionHeaders {
+            caller: identity.caller_header.clone(),
+            region: HeaderValue::from_str(&identity.region)
+                .map_err(|_| KmsError::internal("the Region is not a header value"))?,
         };
-        // Principal ARNs are validated at start-up and Regions are checked names.
-        let headers = decided
-            .to_headers()
-            .ok_or_else(|| KmsError::internal("the caller or Region is not a header value"))?;
         if req.uri().path().starts_with(MOCK_PREFIX) {
             // The mock's pages that change it (the clock): any configured principal, signed.
             return Ok(headers);
@@ -218,7 +217,7 @@ impl Sidecar {
         let body = wire::body(op, req.body())?;
         note(record, "requestParameters", || audit::redact(&body));
 
-        let caller = &identity.caller;
+        let caller = identity.caller;
         let caller_scope = Scope::new(caller.account.clone(), identity.region.clone());
         let targets = self.targets(op, &body, &caller_scope).await;
         if let Ok(targets) = &targets {
@@ -338,7 +337,7 @@ impl Sidecar {
     /// Who signed the request, and for which Region, read by the one SigV4 parser. With
     /// checking off the credential is taken as claimed, but a malformed one is still refused:
     /// the endpoint would refuse it too.
-    fn authenticate(&self, req: &Request<Bytes>, now: i64) -> KmsResult<Identity> {
+    fn authenticate(&self, req: &Request<Bytes>, now: i64) -> KmsResult<Identity<'_>> {
         let headers = req.headers();
         let region = |r: String| {
             if is_valid_region(&r) {
@@ -352,12 +351,19 @@ impl Sidecar {
             let (access_key_id, claimed_region) = claimed
                 .map(|a| (a.scope.access_key_id, a.scope.region))
                 .unzip();
-            let caller = access_key_id
+            let (caller, caller_header) = access_key_id
                 .as_deref()
                 .and_then(|k| self.config.credentials.get(k))
-                .map_or_else(|| self.config.default_caller.clone(), |c| c.caller.clone());
+                .map_or(
+                    (
+                        &self.config.default_caller,
+                        &self.config.default_caller_header,
+                    ),
+                    |c| (&c.caller, &c.caller_header),
+                );
             return Ok(Identity {
                 caller,
+                caller_header,
                 access_key_id,
                 region: claimed_region.map_or_else(|| self.config.default_region.clone(), region),
             });
@@ -377,7 +383,8 @@ impl Sidecar {
         })?;
         let credential = &self.config.credentials[&verified.access_key_id];
         Ok(Identity {
-            caller: credential.caller.clone(),
+            caller: &credential.caller,
+            caller_header: &credential.caller_header,
             access_key_id: Some(verified.access_key_id),
             region: region(verified.region),
         })
@@ -388,7 +395,6 @@ impl Sidecar {
     /// key that is not there is the endpoint's own.
     async fn targets(&self, op: Operation, body: &Value, scope: &Scope) -> KmsResult<Vec<Target>> {
         let text = |name: &str| body.get(name).and_then(Value::as_str);
-        let key = |input: &str, aliases| self.key(scope, input.to_string(), aliases);
         let alias = |name: Option<&str>| -> KmsResult<(String, String)> {
             let name = name.unwrap_or_default();
             check_alias_name(name)?;
@@ -405,7 +411,7 @@ impl Sidecar {
                 let target = text("TargetKeyId").unwrap_or_default();
                 vec![
                     Target::Alias(arn),
-                    Target::Key(key(target, Aliases::Refused).await?),
+                    Target::Key(self.key(scope, target, Aliases::Refused).await?),
                 ]
             }
             // On the alias, the key it names now, and the key it will name.
@@ -414,15 +420,15 @@ impl Sidecar {
                 let target = text("TargetKeyId").unwrap_or_default();
                 vec![
                     Target::Alias(arn),
-                    Target::Key(key(&name, Aliases::Accepted).await?),
-                    Target::Key(key(target, Aliases::Refused).await?),
+                    Target::Key(self.key(scope, &name, Aliases::Accepted).await?),
+                    Target::Key(self.key(scope, target, Aliases::Refused).await?),
                 ]
             }
             DeleteAlias => {
                 let (name, arn) = alias(text("AliasName"))?;
                 vec![
                     Target::Alias(arn),
-                    Target::Key(key(&name, Aliases::Accepted).await?),
+                    Target::Key(self.key(scope, &name, Aliases::Accepted).await?),
                 ]
             }
             Decrypt if text("KeyId").is_none() => {
@@ -433,27 +439,24 @@ impl Sidecar {
                     .ok_or_else(missing_ciphertext)?;
                 let arn =
                     decrypt_key_without_key_id(&blob, text("EncryptionAlgorithm"), &scope.region)?;
-                vec![Target::Key(key(&arn, Aliases::Accepted).await?)]
+                vec![Target::Key(self.key(scope, &arn, Aliases::Accepted).await?)]
             }
             _ => {
                 let id = text("KeyId").ok_or_else(|| {
                     KmsError::internal(format!("{op} names no key after validation"))
                 })?;
-                vec![Target::Key(key(id, Aliases::in_key_id(op)).await?)]
+                vec![Target::Key(
+                    self.key(scope, id, Aliases::in_key_id(op)).await?,
+                )]
             }
         })
     }
 
     /// The key a request names for a caller in `scope`, from the cache while fresh.
-    async fn key(
-        &self,
-        scope: &Scope,
-        input: String,
-        aliases: Aliases,
-    ) -> KmsResult<Arc<CachedKey>> {
+    async fn key(&self, scope: &Scope, input: &str, aliases: Aliases) -> KmsResult<Arc<CachedKey>> {
         // Only what the resolver would find the same way: a key id in the caller's scope, or
         // a key ARN in the caller's Region (one elsewhere is InvalidArnException).
-        let direct = match KeyRef::parse(&input)? {
+        let direct = match KeyRef::parse(input)? {
             KeyRef::KeyId(id) => Some((scope.clone(), id)),
             KeyRef::KeyArn { scope: s, key_id } if s.region == scope.region => Some((s, key_id)),
             _ => None,
