@@ -13,9 +13,9 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use shared::clock::Clock;
 use shared::domain::arn::Scope;
 use shared::domain::spec::WrappingKeySpec;
-use shared::pool::WrappingKeyPair;
 use shared::protocol::operation::Operation;
 use shared::service::{Kms, RequestContext};
+use shared::wrapping::WrappingKeyPair;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()

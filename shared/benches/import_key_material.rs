@@ -18,9 +18,9 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use shared::clock::Clock;
 use shared::domain::arn::Scope;
 use shared::domain::spec::{WrappingAlgorithm, WrappingKeySpec};
-use shared::pool::WrappingKeyPair;
 use shared::protocol::operation::Operation;
 use shared::service::{Kms, RequestContext};
+use shared::wrapping::WrappingKeyPair;
 
 const ALGORITHMS: [WrappingAlgorithm; 4] = [
     WrappingAlgorithm::RsaesOaepSha1,

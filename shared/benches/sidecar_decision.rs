@@ -16,12 +16,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use shared::clock::Clock;
 use shared::domain::arn::Scope;
 use shared::domain::spec::WrappingKeySpec;
-use shared::pool::WrappingKeyPair;
 use shared::protocol::operation::Operation;
 use shared::service::{Kms, RequestContext};
 use shared::sidecar::config::SidecarConfig;
 use shared::sidecar::{Sidecar, Verdict};
 use shared::sigv4::{self, SignedRequest};
+use shared::wrapping::WrappingKeyPair;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";

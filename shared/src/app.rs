@@ -12,11 +12,11 @@ use crate::config::{Config, StoreKind};
 use crate::crypto::seal::{SECRET_LEN, Sealer, load_or_create_secret};
 use crate::domain::arn::Scope;
 use crate::endpoint::Endpoint;
-use crate::pool::WrappingKeyPool;
 use crate::service::Kms;
 use crate::store::KeyStore;
 use crate::store::memory::MemoryStore;
 use crate::store::sqlite::SqliteStore;
+use crate::wrapping::WrappingKeyPool;
 
 pub struct App {
     pub endpoint: Endpoint,

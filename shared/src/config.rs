@@ -9,7 +9,7 @@ use base64::Engine;
 
 use crate::crypto::seal::SECRET_LEN;
 use crate::domain::arn::{is_valid_account, is_valid_region};
-use crate::pool::PoolConfig;
+use crate::wrapping::PoolConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {

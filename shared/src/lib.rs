@@ -11,15 +11,14 @@ pub mod domain;
 pub mod endpoint;
 pub mod error;
 pub mod policy;
-pub mod pool;
 pub mod private_file;
 pub mod protocol;
 pub mod server;
 pub mod service;
-pub mod shared_pool;
 pub mod sidecar;
 pub mod sigv4;
 pub mod store;
 pub mod token;
+pub mod wrapping;
 
 pub use error::{ErrorCode, KmsError, KmsResult};

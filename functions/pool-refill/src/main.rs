@@ -25,7 +25,7 @@ impl Refill {
     async fn run(&self) -> Result<Value, String> {
         let (mut added, mut ready) = (Map::new(), Map::new());
         for (spec, target) in WrappingKeySpec::RSA.into_iter().zip(self.targets) {
-            let n = shared::shared_pool::top_up(
+            let n = shared::wrapping::shared::top_up(
                 self.store.clone(),
                 self.sealer.clone(),
                 spec,

@@ -5,9 +5,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Bencher};
 use shared::domain::spec::WrappingKeySpec;
-use shared::pool::WrappingKeyPair;
 use shared::protocol::operation::Operation;
 use shared::service::{Kms, RequestContext};
+use shared::wrapping::WrappingKeyPair;
 use tokio::runtime::Runtime;
 
 /// Creates a key with `Origin=EXTERNAL` and returns its id.

@@ -4,6 +4,7 @@ mod ed25519ph;
 pub mod envelope;
 pub mod material;
 pub mod pkcs8;
+pub mod rsa_keys;
 pub mod seal;
 pub mod signing;
 pub mod unwrap;

@@ -28,11 +28,11 @@ use crate::crypto::unwrap::WrappingKeyCache;
 use crate::domain::arn::Scope;
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::policy::Caller;
-use crate::pool::WrappingKeyPool;
 use crate::protocol::operation::Operation;
 use crate::protocol::wire;
-use crate::shared_pool::SharedTopUp;
 use crate::store::KeyStore;
+use crate::wrapping::WrappingKeyPool;
+use crate::wrapping::shared::SharedTopUp;
 
 pub use aliases::check_alias_name;
 pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
@@ -92,6 +92,16 @@ impl RequestContext {
 struct Empty {}
 
 impl Kms {
+    /// The wrapping-key sources GetParametersForImport draws from.
+    pub(crate) fn wrapping_keys(&self) -> crate::wrapping::Sources<'_> {
+        crate::wrapping::Sources {
+            pool: &self.pool,
+            store: self.store.as_ref(),
+            sealer: &self.sealer,
+            top_up: self.shared_top_up.as_ref(),
+        }
+    }
+
     pub fn new(
         store: Arc<dyn KeyStore>,
         pool: WrappingKeyPool,
@@ -113,7 +123,7 @@ impl Kms {
     /// and an empty pool without refill threads (callers add ready keys; with `reuse`, it
     /// hands recent keys out again instead of generating).
     pub fn in_memory(clock: Clock, reuse: bool) -> Self {
-        let pool = WrappingKeyPool::new(&crate::pool::PoolConfig {
+        let pool = WrappingKeyPool::new(&crate::wrapping::PoolConfig {
             targets: [0, 0, 0],
             refill_threads: 0,
             reuse,
@@ -242,7 +252,8 @@ pub(crate) mod testkit {
     pub fn kms_with_warm_pool() -> Kms {
         let kms = Kms::in_memory(Clock::frozen_at(NOW), true);
         kms.pool.add_ready(
-            crate::domain::spec::WrappingKeySpec::RSA.map(crate::pool::WrappingKeyPair::generate),
+            crate::domain::spec::WrappingKeySpec::RSA
+                .map(crate::wrapping::WrappingKeyPair::generate),
         );
         kms
     }

@@ -12,7 +12,6 @@ use crate::domain::key::{origin_error, state_error};
 use crate::domain::spec::{KeyState, Origin, WrappingAlgorithm, WrappingKeySpec};
 use crate::domain::wrapping;
 use crate::error::{KmsError, KmsResult};
-use crate::pool::KeySource;
 use crate::protocol::blob::Blob;
 use crate::token::ImportToken;
 
@@ -37,26 +36,6 @@ pub struct GetParametersForImportResponse {
 }
 
 impl Kms {
-    /// A wrapping key pair, fastest source first: the in-process pool, then the shared pool
-    /// in the store (a fresh instance's first requests), then generation.
-    async fn wrapping_key_pair(
-        &self,
-        spec: WrappingKeySpec,
-    ) -> (std::sync::Arc<crate::pool::WrappingKeyPair>, KeySource) {
-        if let Some(hit) = self.pool.take_ready(spec) {
-            return hit;
-        }
-        let claimed = crate::shared_pool::claim(self.store.as_ref(), &self.sealer, spec).await;
-        if let Some(top_up) = &self.shared_top_up {
-            top_up.after_claim(spec);
-        }
-        if let Some(pair) = claimed {
-            self.pool.record_shared_hit(spec);
-            return (std::sync::Arc::new(pair), KeySource::Shared);
-        }
-        self.pool.take(spec).await
-    }
-
     pub async fn get_parameters_for_import(
         &self,
         ctx: &RequestContext,
@@ -84,7 +63,7 @@ impl Kms {
                 "kms-import-mock cannot create SM2 wrapping keys; use an RSA wrapping key spec.",
             ));
         }
-        let (pair, _source) = self.wrapping_key_pair(r.wrapping_key_spec).await;
+        let (pair, _source) = self.wrapping_keys().draw(r.wrapping_key_spec).await;
         self.wrapping_keys
             .insert(pair.private_key_pkcs8(), pair.decrypting_key());
         let valid_to = now.plus(PARAMETERS_VALIDITY);

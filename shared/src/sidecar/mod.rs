@@ -197,7 +197,7 @@ impl Sidecar {
     ) -> KmsResult<DecisionHeaders> {
         let identity = self.authenticate(req, now.whole_seconds())?;
         note(record, "userIdentity", || {
-            audit::user_identity(&identity.caller, identity.access_key_id.as_deref())
+            audit::user_identity(identity.caller, identity.access_key_id.as_deref())
         });
         note(record, "awsRegion", || json!(identity.region));
         note(record, "recipientAccountId", || {
@@ -467,15 +467,9 @@ impl Sidecar {
         {
             return Ok(hit.clone());
         }
-        let found = resolve_key(
-            self.store.as_ref(),
-            self.clock.now(),
-            scope,
-            &input,
-            aliases,
-        )
-        .await?
-        .record;
+        let found = resolve_key(self.store.as_ref(), self.clock.now(), scope, input, aliases)
+            .await?
+            .record;
         let arn = found.arn();
         let policy = Policy::parse(&found.policy, PolicyKind::Key).unwrap_or_else(|e| {
             tracing::warn!(key = %arn, error = ?e.message(), "stored key policy does not parse; nothing is allowed");

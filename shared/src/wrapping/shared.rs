@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::pair::WrappingKeyPair;
 use crate::crypto::seal::{Purpose, Sealer};
 use crate::domain::spec::WrappingKeySpec;
-use crate::pool::WrappingKeyPair;
 use crate::store::{KeyStore, StoreResult};
 
 /// A pair sealed for the store; the spec is bound in, so it opens only as that spec.
@@ -148,7 +148,7 @@ impl SharedTopUp {
             std::thread::Builder::new()
                 .name("shared-pool-top-up".into())
                 .spawn(move || {
-                    crate::pool::lower_thread_priority();
+                    super::pool::lower_thread_priority();
                     let _ = tx.send(seal(&WrappingKeyPair::generate(spec), &sealer));
                 })
                 .map_err(|e| crate::store::StoreError(e.to_string()))?;
