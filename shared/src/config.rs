@@ -9,7 +9,7 @@ use base64::Engine;
 
 use crate::crypto::seal::SECRET_LEN;
 use crate::domain::arn::{is_valid_account, is_valid_region};
-use crate::wrapping::PoolConfig;
+use crate::wrapping::{PerSpec, PoolConfig, PooledSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -82,7 +82,7 @@ pub struct Config {
     pub dynamodb_table: String,
     /// How many sealed pairs of RSA_2048, RSA_3072, RSA_4096 the `pool-refill` function keeps
     /// in the store's shared pool.
-    pub shared_pool_targets: [usize; 3],
+    pub shared_pool_targets: PerSpec<usize>,
     /// Whether a process that finds the shared pool low (a claim leaves it under half its
     /// target) tops it up itself, between scheduled `pool-refill` runs.
     pub shared_pool_top_up: bool,
@@ -235,11 +235,20 @@ impl Config {
 
         let defaults = PoolConfig::default();
         let pool = PoolConfig {
-            targets: [
-                count("KMS_MOCK_POOL_RSA_2048", defaults.targets[0])?,
-                count("KMS_MOCK_POOL_RSA_3072", defaults.targets[1])?,
-                count("KMS_MOCK_POOL_RSA_4096", defaults.targets[2])?,
-            ],
+            targets: PerSpec::new(
+                count(
+                    "KMS_MOCK_POOL_RSA_2048",
+                    defaults.targets[PooledSpec::Rsa2048],
+                )?,
+                count(
+                    "KMS_MOCK_POOL_RSA_3072",
+                    defaults.targets[PooledSpec::Rsa3072],
+                )?,
+                count(
+                    "KMS_MOCK_POOL_RSA_4096",
+                    defaults.targets[PooledSpec::Rsa4096],
+                )?,
+            ),
             refill_threads: count("KMS_MOCK_POOL_THREADS", defaults.refill_threads)?,
             reuse: flag("KMS_MOCK_POOL_REUSE")?,
         };
@@ -324,11 +333,11 @@ impl Config {
             token_secret,
             token_secret_id: var("KMS_MOCK_TOKEN_SECRET_ID").filter(|v| !v.trim().is_empty()),
             dynamodb_table,
-            shared_pool_targets: [
+            shared_pool_targets: PerSpec::new(
                 count("KMS_MOCK_SHARED_POOL_RSA_2048", 16)?,
                 count("KMS_MOCK_SHARED_POOL_RSA_3072", 8)?,
                 count("KMS_MOCK_SHARED_POOL_RSA_4096", 16)?,
-            ],
+            ),
             shared_pool_top_up: flag("KMS_MOCK_SHARED_POOL_TOP_UP")?,
             log_filter,
             log_format,
@@ -419,7 +428,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 9);
         assert_eq!(c.region, "cn-north-1");
-        assert_eq!(c.pool.targets[0], 2);
+        assert_eq!(c.pool.targets[PooledSpec::Rsa2048], 2);
         assert!(c.pool.reuse);
         assert_eq!(c.pool_file, None);
         assert_eq!(c.store, StoreKind::Memory);
@@ -436,7 +445,7 @@ mod tests {
                 c.shared_pool_targets,
                 c.token_secret_id
             ),
-            ("kms-import-mock", [16, 8, 16], None)
+            ("kms-import-mock", PerSpec::new(16, 8, 16), None)
         );
         assert!(!c.shared_pool_top_up);
         let c = cfg(&[
@@ -452,7 +461,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.store, StoreKind::DynamoDb);
         assert_eq!(c.dynamodb_table, "t1");
-        assert_eq!(c.shared_pool_targets, [16, 8, 3]);
+        assert_eq!(c.shared_pool_targets, PerSpec::new(16, 8, 3));
         assert!(c.shared_pool_top_up);
         assert_eq!(
             c.token_secret_id.as_deref(),

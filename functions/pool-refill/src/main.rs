@@ -11,20 +11,21 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Map, Value, json};
 use shared::config::Config;
 use shared::crypto::seal::Sealer;
-use shared::domain::spec::WrappingKeySpec;
 use shared::store::KeyStore;
+use shared::wrapping::PerSpec;
 
 struct Refill {
     store: Arc<dyn KeyStore>,
     sealer: Arc<Sealer>,
-    targets: [usize; 3],
+    targets: PerSpec<usize>,
     parallel: usize,
 }
 
 impl Refill {
     async fn run(&self) -> Result<Value, String> {
         let (mut added, mut ready) = (Map::new(), Map::new());
-        for (spec, target) in WrappingKeySpec::RSA.into_iter().zip(self.targets) {
+        for (spec, &target) in self.targets.iter() {
+            let spec = spec.spec();
             let n = shared::wrapping::shared::top_up(
                 self.store.clone(),
                 self.sealer.clone(),

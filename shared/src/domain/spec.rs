@@ -324,17 +324,6 @@ impl WrappingKeySpec {
         }
     }
 
-    /// The position of an RSA spec in [`Self::RSA`] (and in every per-spec array ordered
-    /// like it: pool targets, shared pool targets); `None` for SM2.
-    pub fn rsa_index(self) -> Option<usize> {
-        match self {
-            WrappingKeySpec::Rsa2048 => Some(0),
-            WrappingKeySpec::Rsa3072 => Some(1),
-            WrappingKeySpec::Rsa4096 => Some(2),
-            WrappingKeySpec::Sm2 => None,
-        }
-    }
-
     /// The RSA wrapping key specs, the ones the pool holds.
     pub const RSA: [WrappingKeySpec; 3] = [
         WrappingKeySpec::Rsa2048,

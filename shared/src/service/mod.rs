@@ -124,7 +124,7 @@ impl Kms {
     /// hands recent keys out again instead of generating).
     pub fn in_memory(clock: Clock, reuse: bool) -> Self {
         let pool = WrappingKeyPool::new(&crate::wrapping::PoolConfig {
-            targets: [0, 0, 0],
+            targets: crate::wrapping::PerSpec::default(),
             refill_threads: 0,
             reuse,
         });
@@ -143,7 +143,7 @@ impl Kms {
 
     /// Tops the shared pool up to `targets` (RSA_2048, RSA_3072, RSA_4096) from this process
     /// when a GetParametersForImport finds it low.
-    pub fn with_shared_top_up(mut self, targets: [usize; 3]) -> Self {
+    pub fn with_shared_top_up(mut self, targets: crate::wrapping::PerSpec<usize>) -> Self {
         self.shared_top_up = Some(SharedTopUp::new(
             self.store.clone(),
             self.sealer.clone(),

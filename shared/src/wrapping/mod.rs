@@ -5,12 +5,14 @@
 pub mod pair;
 pub mod pool;
 pub mod shared;
+pub mod spec;
 
 use std::sync::Arc;
 
 pub use pair::WrappingKeyPair;
 pub use pool::{KeySource, PoolConfig, PoolStats, SpecStats, WrappingKeyPool};
 pub use shared::SharedTopUp;
+pub use spec::{PerSpec, PooledSpec};
 
 use crate::crypto::seal::Sealer;
 use crate::domain::spec::WrappingKeySpec;

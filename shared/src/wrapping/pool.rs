@@ -23,6 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use super::pair::WrappingKeyPair;
+use super::spec::{PerSpec, PooledSpec};
 use crate::crypto::seal::{Purpose, Sealer};
 use crate::domain::spec::WrappingKeySpec;
 
@@ -45,8 +46,8 @@ pub enum KeySource {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// Target number of ready keys for RSA_2048, RSA_3072, RSA_4096.
-    pub targets: [usize; 3],
+    /// Target number of ready keys of each spec.
+    pub targets: PerSpec<usize>,
     /// Background generator threads (0: no background refill).
     pub refill_threads: usize,
     /// Hand out recent keys again when a spec runs dry, instead of generating.
@@ -56,15 +57,15 @@ pub struct PoolConfig {
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
-            targets: [16, 8, 8],
+            targets: PerSpec::new(16, 8, 8),
             refill_threads: 1,
             reuse: false,
         }
     }
 }
 
-fn index(spec: WrappingKeySpec) -> usize {
-    spec.rsa_index().expect("SM2 has no pool")
+fn pooled(spec: WrappingKeySpec) -> PooledSpec {
+    PooledSpec::of(spec).expect("SM2 has no pool")
 }
 
 struct Slot {
@@ -84,7 +85,7 @@ struct Slot {
 }
 
 struct Shared {
-    slots: [Slot; 3],
+    slots: PerSpec<Slot>,
     reuse: bool,
     refill_threads: usize,
     /// Wakes refill threads; the flag is "shutting down".
@@ -135,7 +136,7 @@ impl WrappingKeyPool {
     pub fn new(config: &PoolConfig) -> Self {
         let slot = |spec: WrappingKeySpec| Slot {
             spec,
-            target: config.targets[index(spec)],
+            target: config.targets[pooled(spec)],
             ready: Mutex::default(),
             recent: Mutex::default(),
             hits: AtomicU64::new(0),
@@ -148,7 +149,7 @@ impl WrappingKeyPool {
         };
         Self {
             shared: Arc::new(Shared {
-                slots: WrappingKeySpec::RSA.map(slot),
+                slots: PerSpec::from_fn(|s| slot(s.spec())),
                 reuse: config.reuse,
                 refill_threads: config.refill_threads,
                 wake: (Mutex::new(false), Condvar::new()),
@@ -158,7 +159,7 @@ impl WrappingKeyPool {
     }
 
     fn slot(&self, spec: WrappingKeySpec) -> &Slot {
-        &self.shared.slots[index(spec)]
+        &self.shared.slots[pooled(spec)]
     }
 
     /// A key for one GetParametersForImport call: from the pool when it has one, else reused
@@ -259,7 +260,7 @@ impl WrappingKeyPool {
     fn most_needed(&self) -> Option<WrappingKeySpec> {
         self.shared
             .slots
-            .iter()
+            .values()
             .filter(|s| s.target > 0 && !self.reuse_burst(s))
             .map(|s| (s, lock(&s.ready).len()))
             .filter(|(s, n)| *n < s.target)
@@ -316,7 +317,7 @@ impl WrappingKeyPool {
     pub fn wait_full(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         let below = |s: &Slot| lock(&s.ready).len() < s.target;
-        while self.shared.slots.iter().any(below) {
+        while self.shared.slots.values().any(below) {
             if Instant::now() >= end {
                 return false;
             }
@@ -334,7 +335,7 @@ impl WrappingKeyPool {
             specs: self
                 .shared
                 .slots
-                .iter()
+                .values()
                 .map(|s| {
                     let generated = s.generated.load(Ordering::Relaxed);
                     let micros = s.generate_micros.load(Ordering::Relaxed);
@@ -368,7 +369,7 @@ impl WrappingKeyPool {
     /// pool, so the keys cannot also be handed out here. Returns how many were saved.
     pub fn save(&self, path: &Path, sealer: &Sealer) -> std::io::Result<usize> {
         let mut entries = Vec::new();
-        for slot in &self.shared.slots {
+        for slot in self.shared.slots.values() {
             for pair in lock(&slot.ready).drain(..) {
                 entries.push(PoolFileEntry {
                     spec: pair.spec(),
@@ -450,7 +451,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn small(targets: [usize; 3], reuse: bool) -> WrappingKeyPool {
+    fn small(targets: PerSpec<usize>, reuse: bool) -> WrappingKeyPool {
         WrappingKeyPool::new(&PoolConfig {
             targets,
             refill_threads: 1,
@@ -476,7 +477,7 @@ mod tests {
 
     #[test]
     fn refill_fills_and_take_hits_then_misses() {
-        let pool = small([3, 0, 0], false);
+        let pool = small(PerSpec::new(3, 0, 0), false);
         pool.start_refill();
         assert!(pool.wait_full(Duration::from_secs(30)));
         pool.shutdown();
@@ -501,7 +502,7 @@ mod tests {
 
     #[test]
     fn reuse_mode_hands_out_recent_keys() {
-        let pool = small([0, 0, 0], true);
+        let pool = small(PerSpec::default(), true);
         pool.add_ready([WrappingKeyPair::generate(WrappingKeySpec::Rsa2048)]);
         let (a, src) = pool.take_ready(WrappingKeySpec::Rsa2048).unwrap();
         assert_eq!(src, KeySource::Pool);
@@ -515,7 +516,7 @@ mod tests {
 
     #[test]
     fn reuse_bursts_pause_refill() {
-        let pool = small([1, 0, 0], true);
+        let pool = small(PerSpec::new(1, 0, 0), true);
         pool.add_ready([WrappingKeyPair::generate(WrappingKeySpec::Rsa2048)]);
         pool.take_ready(WrappingKeySpec::Rsa2048).unwrap();
         let (_, src) = pool.take_ready(WrappingKeySpec::Rsa2048).unwrap();
@@ -540,7 +541,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pool.sealed");
         let sealer = Sealer::random();
-        let a = small([0, 0, 0], false);
+        let a = small(PerSpec::default(), false);
         a.add_ready([
             WrappingKeyPair::generate(WrappingKeySpec::Rsa2048),
             WrappingKeyPair::generate(WrappingKeySpec::Rsa2048),
@@ -548,7 +549,7 @@ mod tests {
         assert_eq!(a.save(&file, &sealer).unwrap(), 2);
         assert_eq!(a.stats().specs[0].ready, 0, "saved keys leave the pool");
 
-        let b = small([0, 0, 0], false);
+        let b = small(PerSpec::default(), false);
         assert!(b.load(&file, &Sealer::random()).is_err(), "other secret");
         // The failed load consumed the file: a pool file is claimed exactly once.
         assert_eq!(b.load(&file, &sealer).unwrap(), 0);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::pair::WrappingKeyPair;
+use super::spec::{PerSpec, PooledSpec};
 use crate::crypto::seal::{Purpose, Sealer};
 use crate::domain::spec::WrappingKeySpec;
 use crate::store::{KeyStore, StoreResult};
@@ -96,13 +97,17 @@ pub async fn top_up(
 pub struct SharedTopUp {
     store: Arc<dyn KeyStore>,
     sealer: Arc<Sealer>,
-    /// Target pairs of RSA_2048, RSA_3072, RSA_4096 (0: this process never tops that spec up).
-    targets: [usize; 3],
-    running: [AtomicBool; 3],
+    /// Target pairs of each spec (0: this process never tops that spec up).
+    targets: PerSpec<usize>,
+    running: PerSpec<AtomicBool>,
 }
 
 impl SharedTopUp {
-    pub fn new(store: Arc<dyn KeyStore>, sealer: Arc<Sealer>, targets: [usize; 3]) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn KeyStore>,
+        sealer: Arc<Sealer>,
+        targets: PerSpec<usize>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             sealer,
@@ -114,7 +119,7 @@ impl SharedTopUp {
     /// Called after this process claimed from the shared pool of `spec`, or found it empty:
     /// starts a background top-up unless one is running. Needs a tokio runtime.
     pub fn after_claim(self: &Arc<Self>, spec: WrappingKeySpec) {
-        let Some(i) = spec.rsa_index() else {
+        let Some(i) = PooledSpec::of(spec) else {
             return;
         };
         if self.targets[i] == 0 || self.running[i].swap(true, Ordering::AcqRel) {
@@ -236,20 +241,20 @@ mod tests {
         top_up(store.clone(), sealer.clone(), spec, 2, 2)
             .await
             .unwrap();
-        let refill = SharedTopUp::new(store.clone(), sealer.clone(), [4, 0, 0]);
+        let refill = SharedTopUp::new(store.clone(), sealer.clone(), PerSpec::new(4, 0, 0));
         // 2 of 4 is not low: nothing added.
         refill.after_claim(spec);
-        wait_idle(&refill, 0).await;
+        wait_idle(&refill, PooledSpec::Rsa2048).await;
         assert_eq!(store.count_pool_keys(spec).await.unwrap(), 2);
         claim(store.as_ref(), &sealer, spec).await.unwrap();
         // 1 of 4 is low: topped up to 4; a second trigger while running starts nothing.
         refill.after_claim(spec);
         refill.after_claim(spec);
-        wait_idle(&refill, 0).await;
+        wait_idle(&refill, PooledSpec::Rsa2048).await;
         assert_eq!(store.count_pool_keys(spec).await.unwrap(), 4);
         // A spec whose target is 0 is never topped up.
         refill.after_claim(WrappingKeySpec::Rsa3072);
-        assert!(!refill.running[1].load(Ordering::Acquire));
+        assert!(!refill.running[PooledSpec::Rsa3072].load(Ordering::Acquire));
         assert_eq!(
             store
                 .count_pool_keys(WrappingKeySpec::Rsa3072)
@@ -276,19 +281,23 @@ mod tests {
             .execute_batch("DROP TABLE wrapping_key_pool")
             .unwrap();
         let spec = WrappingKeySpec::Rsa2048;
-        let refill = SharedTopUp::new(store.clone(), Arc::new(Sealer::random()), [2, 0, 0]);
+        let refill = SharedTopUp::new(
+            store.clone(),
+            Arc::new(Sealer::random()),
+            PerSpec::new(2, 0, 0),
+        );
         refill.after_claim(spec);
-        wait_idle(&refill, 0).await;
+        wait_idle(&refill, PooledSpec::Rsa2048).await;
         assert!(store.count_pool_keys(spec).await.is_err());
         // Opening the file again restores the table; the next claim tops up as usual.
         drop(SqliteStore::open(&path).unwrap());
         refill.after_claim(spec);
-        wait_idle(&refill, 0).await;
+        wait_idle(&refill, PooledSpec::Rsa2048).await;
         assert_eq!(store.count_pool_keys(spec).await.unwrap(), 2);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    async fn wait_idle(refill: &SharedTopUp, i: usize) {
+    async fn wait_idle(refill: &SharedTopUp, i: PooledSpec) {
         for _ in 0..600 {
             if !refill.running[i].load(Ordering::Acquire) {
                 return;
