@@ -8,9 +8,8 @@ use std::sync::Arc;
 #[cfg(feature = "aws")]
 use crate::aws::secret_from_secrets_manager;
 use crate::clock::Clock;
-use crate::config::{Config, StoreKind};
+use crate::config::{Config, SecretSource, StoreConfig};
 use crate::crypto::seal::{SECRET_LEN, Sealer, load_or_create_secret};
-use crate::domain::arn::Scope;
 use crate::endpoint::Endpoint;
 use crate::service::Kms;
 use crate::store::KeyStore;
@@ -29,7 +28,7 @@ pub struct App {
 /// 2 ms instead of 0.3 ms (wrk over loopback, see README).
 pub fn runtime(config: &Config) -> tokio::runtime::Runtime {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+    if config.worker_threads.is_none() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         builder.worker_threads(cores.saturating_sub(config.pool.refill_threads).max(1));
     }
@@ -39,43 +38,32 @@ pub fn runtime(config: &Config) -> tokio::runtime::Runtime {
 /// The store the configuration names (the SQLite file in the data folder is shared by every
 /// process using that folder: endpoint and sidecar alike).
 pub fn open_store(config: &Config) -> Result<Arc<dyn KeyStore>, String> {
-    Ok(match config.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new()),
+    Ok(match &config.store {
+        StoreConfig::Memory => Arc::new(MemoryStore::new()),
         #[cfg(feature = "aws")]
-        StoreKind::DynamoDb => Arc::new(crate::store::dynamodb::DynamoStore::from_env(
-            config.dynamodb_table.clone(),
-        )),
+        StoreConfig::DynamoDb { table } => {
+            Arc::new(crate::store::dynamodb::DynamoStore::from_env(table.clone()))
+        }
         #[cfg(not(feature = "aws"))]
-        StoreKind::DynamoDb => {
+        StoreConfig::DynamoDb { .. } => {
             return Err("KMS_MOCK_STORE=dynamodb needs a build with the `aws` feature".into());
         }
-        StoreKind::Sqlite => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                format!(
-                    "cannot create KMS_MOCK_DATA {}: {e}",
-                    config.data_dir.display()
-                )
-            })?;
-            let path = config.data_dir.join("store.sqlite3");
-            Arc::new(
-                SqliteStore::open(&path)
-                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
-            )
-        }
+        StoreConfig::Sqlite { file } => Arc::new(
+            SqliteStore::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?,
+        ),
     })
 }
 
 /// The token-sealing secret: from the environment, from Secrets Manager (deployed stacks), or
 /// kept in the data folder (created on first start).
 pub async fn token_secret(config: &Config) -> Result<[u8; SECRET_LEN], String> {
-    if let Some(s) = config.token_secret {
-        return Ok(s);
+    match &config.secret {
+        SecretSource::Inline(s) => Ok(s.0),
+        SecretSource::SecretsManager(id) => secret_from_secrets_manager(id).await,
+        SecretSource::DataDir(path) => {
+            load_or_create_secret(path).map_err(|e| format!("token secret {}: {e}", path.display()))
+        }
     }
-    if let Some(id) = &config.token_secret_id {
-        return secret_from_secrets_manager(id).await;
-    }
-    let path = config.data_dir.join("token-secret");
-    load_or_create_secret(&path).map_err(|e| format!("token secret {}: {e}", path.display()))
 }
 
 #[cfg(not(feature = "aws"))]
@@ -125,12 +113,16 @@ impl App {
         pool.start_refill();
         let mut kms = Kms::new(store, pool, Clock::system(), sealer)
             .with_rotation_delay(config.rotation_delay);
-        if config.shared_pool_top_up {
-            kms = kms.with_shared_top_up(config.shared_pool_targets);
+        if config.shared_pool.top_up {
+            kms = kms.with_shared_top_up(config.shared_pool.targets);
         }
-        let scope = Scope::new(config.account.clone(), config.region.clone());
         Ok(App {
-            endpoint: Endpoint::new(kms, scope, config.debug_api, config.door),
+            endpoint: Endpoint::new(
+                kms,
+                config.scope.clone(),
+                config.debug_api,
+                config.front.door(),
+            ),
             pool_file: config.pool_file.clone(),
         })
     }

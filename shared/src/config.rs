@@ -8,18 +8,89 @@ use std::path::PathBuf;
 use base64::Engine;
 
 use crate::crypto::seal::SECRET_LEN;
-use crate::domain::arn::{is_valid_account, is_valid_region};
+use crate::domain::arn::{Scope, is_valid_account, is_valid_region};
 use crate::wrapping::{PerSpec, PoolConfig, PooledSpec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
-    /// SQLite file in the data folder, shared by every process using that folder.
-    Sqlite,
+/// Where keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// An SQLite file in the data folder, shared by every process using that folder.
+    Sqlite { file: PathBuf },
     /// Per-process memory; gone at exit.
     Memory,
-    /// A DynamoDB table ([`Config::dynamodb_table`]), shared by every instance of a deployed
-    /// stack (needs the `aws` feature).
-    DynamoDb,
+    /// A DynamoDB table, shared by every instance of a deployed stack (needs the `aws`
+    /// feature).
+    DynamoDb { table: String },
+}
+
+/// The 32-byte token-sealing secret, which `Debug` never shows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(pub [u8; SECRET_LEN]);
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where the token-sealing secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Given in `KMS_MOCK_TOKEN_SECRET`.
+    Inline(SecretBytes),
+    /// A Secrets Manager secret (ARN or name) whose string is hashed into the secret: how
+    /// deployed stacks get it without a plain-text value anywhere.
+    SecretsManager(String),
+    /// Kept in this file of the data folder, created on first start.
+    DataDir(PathBuf),
+}
+
+/// How requests reach this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Front {
+    /// Inside Lambda: invocations come from the Runtime API, or through the policy sidecar's
+    /// Runtime API proxy (`KMS_POLICY_PROXY`) when the sidecar runs as an extension.
+    Lambda {
+        runtime_api: String,
+        via_proxy: Option<String>,
+    },
+    /// Plain HTTP on `listen`, or on the sidecar's private socket when the sidecar started
+    /// this endpoint (`KMS_MOCK_ENDPOINT_SOCKET`).
+    Http {
+        listen: SocketAddr,
+        socket: Option<PathBuf>,
+    },
+}
+
+impl Front {
+    /// Who may call: behind the sidecar (its socket, or its extension's proxy), or anyone.
+    pub fn door(&self) -> Door {
+        match self {
+            Front::Lambda {
+                via_proxy: Some(_), ..
+            }
+            | Front::Http {
+                socket: Some(_), ..
+            } => Door::Sidecar,
+            _ => Door::Open,
+        }
+    }
+}
+
+/// The store's shared wrapping-key pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedPoolConfig {
+    /// Sealed pairs per spec the `pool-refill` function keeps in the store.
+    pub targets: PerSpec<usize>,
+    /// Whether a process that finds the shared pool low (a claim leaves it under half its
+    /// target) tops it up itself, between scheduled `pool-refill` runs.
+    pub top_up: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: LogFormat,
 }
 
 /// Who may call the endpoint, and so whom it believes about the caller and the Region.
@@ -63,58 +134,28 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+/// Every setting of a function binary, by part; each part's variables are read here.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub listen: SocketAddr,
+    pub front: Front,
+    /// The configured account, and the Region of requests that name none.
+    pub scope: Scope,
+    /// Folder of the embedded store, the token secret and the pool file.
     pub data_dir: PathBuf,
-    pub store: StoreKind,
-    pub account: String,
-    pub region: String,
+    pub store: StoreConfig,
+    pub secret: SecretSource,
     pub pool: PoolConfig,
     /// Sealed pool file loaded at start-up and written at shut-down; `None` when off.
     pub pool_file: Option<PathBuf>,
-    /// Token-sealing secret given in the environment; else kept in the data folder.
-    pub token_secret: Option<[u8; SECRET_LEN]>,
-    /// A Secrets Manager secret (ARN or name) whose string is hashed into the token-sealing
-    /// secret: how deployed stacks get it without a plain-text value anywhere.
-    pub token_secret_id: Option<String>,
-    /// The table of the DynamoDB store.
-    pub dynamodb_table: String,
-    /// How many sealed pairs of RSA_2048, RSA_3072, RSA_4096 the `pool-refill` function keeps
-    /// in the store's shared pool.
-    pub shared_pool_targets: PerSpec<usize>,
-    /// Whether a process that finds the shared pool low (a claim leaves it under half its
-    /// target) tops it up itself, between scheduled `pool-refill` runs.
-    pub shared_pool_top_up: bool,
-    pub log_filter: String,
-    pub log_format: LogFormat,
+    pub shared_pool: SharedPoolConfig,
+    pub log: LogConfig,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
     pub debug_api: bool,
     /// How long an accepted RotateKeyOnDemand takes to complete.
     pub rotation_delay: std::time::Duration,
-    pub door: Door,
     pub limits: ConnectionLimits,
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("data_dir", &self.data_dir)
-            .field("store", &self.store)
-            .field("account", &self.account)
-            .field("region", &self.region)
-            .field("pool", &self.pool)
-            .field("pool_file", &self.pool_file)
-            .field("token_secret", &self.token_secret.map(|_| "<set>"))
-            .field("log_filter", &self.log_filter)
-            .field("log_format", &self.log_format)
-            .field("debug_api", &self.debug_api)
-            .field("rotation_delay", &self.rotation_delay)
-            .field("door", &self.door)
-            .field("limits", &self.limits)
-            .finish()
-    }
+    /// `TOKIO_WORKER_THREADS`, when set (tokio reads it itself; this says whether it is).
+    pub worker_threads: Option<String>,
 }
 
 /// A configuration value that cannot be used.
@@ -203,9 +244,13 @@ impl Config {
         let data_dir = PathBuf::from(or_default("KMS_MOCK_DATA", default_data));
 
         let store = match var("KMS_MOCK_STORE").as_deref().map(str::trim) {
-            None | Some("sqlite") => StoreKind::Sqlite,
-            Some("memory") => StoreKind::Memory,
-            Some("dynamodb") => StoreKind::DynamoDb,
+            None | Some("sqlite") => StoreConfig::Sqlite {
+                file: data_dir.join("store.sqlite3"),
+            },
+            Some("memory") => StoreConfig::Memory,
+            Some("dynamodb") => StoreConfig::DynamoDb {
+                table: or_default("KMS_MOCK_DYNAMODB_TABLE", "kms-import-mock"),
+            },
             Some(v) => {
                 return Err(bad(
                     "KMS_MOCK_STORE",
@@ -214,7 +259,6 @@ impl Config {
                 ));
             }
         };
-        let dynamodb_table = or_default("KMS_MOCK_DYNAMODB_TABLE", "kms-import-mock");
 
         let account = or_default("KMS_MOCK_ACCOUNT", DEFAULT_ACCOUNT);
         if !is_valid_account(&account) {
@@ -258,9 +302,12 @@ impl Config {
             None => Some(data_dir.join("wrapping-key-pool.sealed")),
         };
 
-        let token_secret = match var("KMS_MOCK_TOKEN_SECRET") {
-            None => None,
-            Some(v) => Some(
+        // The first that is set: inline, Secrets Manager, else the data folder's file.
+        let secret = match (
+            var("KMS_MOCK_TOKEN_SECRET"),
+            var("KMS_MOCK_TOKEN_SECRET_ID"),
+        ) {
+            (Some(v), _) => SecretSource::Inline(SecretBytes(
                 base64::engine::general_purpose::STANDARD
                     .decode(v.trim())
                     .ok()
@@ -270,7 +317,9 @@ impl Config {
                         value: "<redacted>".into(),
                         reason: format!("expected base64 of exactly {SECRET_LEN} bytes"),
                     })?,
-            ),
+            )),
+            (None, Some(id)) => SecretSource::SecretsManager(id.trim().to_string()),
+            (None, None) => SecretSource::DataDir(data_dir.join("token-secret")),
         };
 
         let log_filter = var("KMS_MOCK_LOG").unwrap_or_else(|| "info".into());
@@ -287,14 +336,20 @@ impl Config {
             Some(v) => return Err(bad("KMS_MOCK_LOG_FORMAT", v, "expected text or json")),
         };
 
-        // The sidecar starts its endpoint on a private socket, and a function behind the
-        // sidecar's extension is pointed at it: both are behind the sidecar.
-        let door = if var("KMS_MOCK_ENDPOINT_SOCKET").is_some()
-            || (var("KMS_POLICY_PROXY").is_some() && var("AWS_LAMBDA_RUNTIME_API").is_some())
-        {
-            Door::Sidecar
-        } else {
-            Door::Open
+        // Inside Lambda, invocations come from the Runtime API; behind the sidecar's extension,
+        // through its proxy. Elsewhere, plain HTTP, on the sidecar's private socket when the
+        // sidecar started this process.
+        let front = match var("AWS_LAMBDA_RUNTIME_API") {
+            Some(runtime_api) => Front::Lambda {
+                runtime_api: runtime_api.trim().to_string(),
+                via_proxy: var("KMS_POLICY_PROXY").map(|p| p.trim().to_string()),
+            },
+            None => Front::Http {
+                listen,
+                socket: get("KMS_MOCK_ENDPOINT_SOCKET")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from),
+            },
         };
         let limit_defaults = ConnectionLimits::default();
         let limits = ConnectionLimits {
@@ -321,41 +376,42 @@ impl Config {
         };
 
         Ok(Config {
-            door,
-            limits,
-            listen,
+            front,
+            scope: Scope::new(account, region),
             data_dir,
             store,
-            account,
-            region,
+            secret,
             pool,
             pool_file,
-            token_secret,
-            token_secret_id: var("KMS_MOCK_TOKEN_SECRET_ID").filter(|v| !v.trim().is_empty()),
-            dynamodb_table,
-            shared_pool_targets: PerSpec::new(
-                count("KMS_MOCK_SHARED_POOL_RSA_2048", 16)?,
-                count("KMS_MOCK_SHARED_POOL_RSA_3072", 8)?,
-                count("KMS_MOCK_SHARED_POOL_RSA_4096", 16)?,
-            ),
-            shared_pool_top_up: flag("KMS_MOCK_SHARED_POOL_TOP_UP")?,
-            log_filter,
-            log_format,
+            shared_pool: SharedPoolConfig {
+                targets: PerSpec::new(
+                    count("KMS_MOCK_SHARED_POOL_RSA_2048", 16)?,
+                    count("KMS_MOCK_SHARED_POOL_RSA_3072", 8)?,
+                    count("KMS_MOCK_SHARED_POOL_RSA_4096", 16)?,
+                ),
+                top_up: flag("KMS_MOCK_SHARED_POOL_TOP_UP")?,
+            },
+            log: LogConfig {
+                filter: log_filter,
+                format: log_format,
+            },
             debug_api: flag("KMS_MOCK_DEBUG_API")?,
             rotation_delay: std::time::Duration::from_secs(count(
                 "KMS_MOCK_ROTATION_DELAY_SECONDS",
                 0,
             )? as u64),
+            limits,
+            worker_threads: var("TOKIO_WORKER_THREADS"),
         })
     }
 
     /// Installs the global tracing subscriber (text or JSON lines on stderr).
     pub fn init_logging(&self) {
-        let filter = tracing_subscriber::EnvFilter::new(&self.log_filter);
+        let filter = tracing_subscriber::EnvFilter::new(&self.log.filter);
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr);
-        let _ = match self.log_format {
+        let _ = match self.log.format {
             LogFormat::Json => builder.json().flatten_event(true).try_init(),
             LogFormat::Text => builder.try_init(),
         };
@@ -378,10 +434,26 @@ mod tests {
     #[test]
     fn defaults() {
         let c = cfg(&[]).unwrap();
-        assert_eq!(c.listen.to_string(), "127.0.0.1:4599");
-        assert_eq!(c.account, "111122223333");
-        assert_eq!(c.region, "us-east-1");
-        assert_eq!(c.store, StoreKind::Sqlite);
+        let Front::Http { listen, socket } = &c.front else {
+            panic!("plain HTTP outside Lambda");
+        };
+        assert_eq!(
+            (listen.to_string().as_str(), socket),
+            ("127.0.0.1:4599", &None)
+        );
+        assert_eq!(c.front.door(), Door::Open);
+        assert_eq!(c.scope.account, "111122223333");
+        assert_eq!(c.scope.region, "us-east-1");
+        assert_eq!(
+            c.store,
+            StoreConfig::Sqlite {
+                file: PathBuf::from(".kms-mock/store.sqlite3")
+            }
+        );
+        assert_eq!(
+            c.secret,
+            SecretSource::DataDir(PathBuf::from(".kms-mock/token-secret"))
+        );
         assert_eq!(c.pool, PoolConfig::default());
         assert_eq!(
             c.pool_file,
@@ -426,28 +498,30 @@ mod tests {
             ("KMS_MOCK_TOKEN_SECRET", &secret),
         ])
         .unwrap();
-        assert_eq!(c.listen.port(), 9);
-        assert_eq!(c.region, "cn-north-1");
+        assert!(matches!(c.front, Front::Http { listen, .. } if listen.port() == 9));
+        assert_eq!(c.scope.region, "cn-north-1");
         assert_eq!(c.pool.targets[PooledSpec::Rsa2048], 2);
         assert!(c.pool.reuse);
         assert_eq!(c.pool_file, None);
-        assert_eq!(c.store, StoreKind::Memory);
-        assert_eq!(c.token_secret, Some([7u8; 32]));
+        assert_eq!(c.store, StoreConfig::Memory);
+        assert_eq!(c.secret, SecretSource::Inline(SecretBytes([7u8; 32])));
         assert!(!format!("{c:?}").contains("7, 7"));
+        assert!(format!("{c:?}").contains("Inline(<redacted>)"));
     }
 
     #[test]
     fn deployed_stack_settings() {
-        let c = cfg(&[]).unwrap();
+        let c = cfg(&[("KMS_MOCK_STORE", "dynamodb")]).unwrap();
         assert_eq!(
+            (c.store, c.shared_pool.targets),
             (
-                c.dynamodb_table.as_str(),
-                c.shared_pool_targets,
-                c.token_secret_id
-            ),
-            ("kms-import-mock", PerSpec::new(16, 8, 16), None)
+                StoreConfig::DynamoDb {
+                    table: "kms-import-mock".into()
+                },
+                PerSpec::new(16, 8, 16)
+            )
         );
-        assert!(!c.shared_pool_top_up);
+        assert!(!c.shared_pool.top_up);
         let c = cfg(&[
             ("KMS_MOCK_STORE", "dynamodb"),
             ("KMS_MOCK_DYNAMODB_TABLE", "t1"),
@@ -459,14 +533,29 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert_eq!(c.store, StoreKind::DynamoDb);
-        assert_eq!(c.dynamodb_table, "t1");
-        assert_eq!(c.shared_pool_targets, PerSpec::new(16, 8, 3));
-        assert!(c.shared_pool_top_up);
+        assert_eq!(c.store, StoreConfig::DynamoDb { table: "t1".into() });
+        assert_eq!(c.shared_pool.targets, PerSpec::new(16, 8, 3));
+        assert!(c.shared_pool.top_up);
         assert_eq!(
-            c.token_secret_id.as_deref(),
-            Some("arn:aws:secretsmanager:us-east-1:1:secret:s")
+            c.secret,
+            SecretSource::SecretsManager("arn:aws:secretsmanager:us-east-1:1:secret:s".into())
         );
+        // Behind the sidecar: its socket, or its extension's Runtime API proxy.
+        let c = cfg(&[("KMS_MOCK_ENDPOINT_SOCKET", "/run/x/endpoint.sock")]).unwrap();
+        assert_eq!(c.front.door(), Door::Sidecar);
+        let c = cfg(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("KMS_POLICY_PROXY", "127.0.0.1:9009"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.front,
+            Front::Lambda {
+                runtime_api: "127.0.0.1:9001".into(),
+                via_proxy: Some("127.0.0.1:9009".into())
+            }
+        );
+        assert_eq!(c.front.door(), Door::Sidecar);
         let e = cfg(&[("KMS_MOCK_SHARED_POOL_RSA_2048", "-1")]).unwrap_err();
         assert_eq!(e.variable, "KMS_MOCK_SHARED_POOL_RSA_2048");
         let e = cfg(&[("KMS_MOCK_STORE", "redis")]).unwrap_err();

@@ -3,26 +3,27 @@
 //! Both front doors hand requests to the same `shared::endpoint::Endpoint`.
 
 use std::convert::Infallible;
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use shared::app::{App, exit_unstarted, exit_with};
-use shared::config::Config;
+use shared::config::{Config, Front};
 use shared::server::Listener;
 
 fn main() {
+    let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
     // Behind the policy sidecar's Lambda extension: fetch invocations through its Runtime API
-    // proxy. Wrapper scripts do not run on provided.al2023, so the function redirects itself,
-    // before any thread starts.
-    if let Some(proxy) = std::env::var("KMS_POLICY_PROXY")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+    // proxy. Wrapper scripts do not run on provided.al2023, so the function redirects itself
+    // (lambda_runtime reads the variable), before any thread starts.
+    if let Front::Lambda {
+        via_proxy: Some(proxy),
+        ..
+    } = &config.front
     {
         // SAFETY: single-threaded here; nothing else reads the environment concurrently.
-        unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy.trim()) };
+        unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy) };
     }
-    let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
     config.init_logging();
     let runtime = shared::app::runtime(&config);
     let result = runtime.block_on(run(config));
@@ -37,41 +38,43 @@ async fn run(config: Config) -> Result<(), String> {
             .await
             .unwrap_or_else(|e| exit_unstarted(NAME, e)),
     );
-    let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        lambda(app.clone()).await
-    } else {
-        serve(app.clone(), &config).await
+    let result = match &config.front {
+        Front::Lambda { .. } => lambda(app.clone()).await,
+        Front::Http { listen, socket } => {
+            serve(app.clone(), &config, *listen, socket.as_deref()).await
+        }
     };
     app.stop();
     result
 }
 
-/// The Unix socket the policy sidecar asks its endpoint to listen on instead of
-/// `KMS_MOCK_LISTEN` (the sidecar alone then reaches it).
-const SOCKET_VAR: &str = "KMS_MOCK_ENDPOINT_SOCKET";
-
-/// Plain HTTP/1.1 on `KMS_MOCK_LISTEN` (or the sidecar's socket), until SIGINT or SIGTERM.
-async fn serve(app: Arc<App>, config: &Config) -> Result<(), String> {
-    let socket = std::env::var_os(SOCKET_VAR).filter(|v| !v.is_empty());
-    let (listener, address) = match &socket {
+/// Plain HTTP/1.1 on `KMS_MOCK_LISTEN`, or on the Unix socket the policy sidecar asked for
+/// (`KMS_MOCK_ENDPOINT_SOCKET`: the sidecar alone then reaches it), until SIGINT or SIGTERM.
+async fn serve(
+    app: Arc<App>,
+    config: &Config,
+    listen: std::net::SocketAddr,
+    socket: Option<&Path>,
+) -> Result<(), String> {
+    let (listener, address) = match socket {
         Some(path) => {
             // A socket file left by a killed process would make bind fail.
             let _ = std::fs::remove_file(path);
             let l = tokio::net::UnixListener::bind(path)
-                .map_err(|e| format!("cannot listen on {SOCKET_VAR}={path:?}: {e}"))?;
+                .map_err(|e| format!("cannot listen on KMS_MOCK_ENDPOINT_SOCKET={path:?}: {e}"))?;
             (Listener::Unix(l), format!("unix:{}", path.display()))
         }
         None => {
-            let l = tokio::net::TcpListener::bind(config.listen)
+            let l = tokio::net::TcpListener::bind(listen)
                 .await
-                .map_err(|e| format!("cannot listen on KMS_MOCK_LISTEN={}: {e}", config.listen))?;
-            (Listener::Tcp(l), format!("http://{}", config.listen))
+                .map_err(|e| format!("cannot listen on KMS_MOCK_LISTEN={listen}: {e}"))?;
+            (Listener::Tcp(l), format!("http://{listen}"))
         }
     };
     tracing::info!(
         address = %address,
-        account = %config.account,
-        region = %config.region,
+        account = %config.scope.account,
+        region = %config.scope.region,
         store = ?config.store,
         data = %config.data_dir.display(),
         "kms-import-mock endpoint listening"

@@ -22,7 +22,6 @@ use shared::sidecar::{Checked, Sidecar, Verdict};
 
 use crate::forward::{self, HttpClient};
 
-const DEFAULT_PROXY_LISTEN: &str = "127.0.0.1:9009";
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 
 struct RuntimeProxy {
@@ -71,10 +70,7 @@ pub async fn run(sidecar: Arc<Sidecar>, api: &str, limits: ConnectionLimits) -> 
         .ok_or("no Lambda-Extension-Identifier in the registration response")?
         .to_string();
 
-    let listen = std::env::var("KMS_POLICY_PROXY_LISTEN")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_PROXY_LISTEN.into());
+    let listen = sidecar.config.runtime_proxy_listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("cannot listen on KMS_POLICY_PROXY_LISTEN={listen}: {e}"))?;

@@ -16,25 +16,27 @@ mod upstream;
 
 use std::sync::Arc;
 
-use shared::config::{Config, StoreKind};
+use shared::config::{Config, Front, StoreConfig};
 use shared::sidecar::Sidecar;
 use shared::sidecar::config::SidecarConfig;
 
 fn main() {
     let config = Config::from_env().unwrap_or_else(|e| fail(e));
     config.init_logging();
-    let lambda = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
-    if lambda.is_none()
-        && config.store == StoreKind::Memory
-        && std::env::var_os("KMS_MOCK_UPSTREAM").is_none()
+    let sidecar_config = SidecarConfig::load(
+        |k| std::env::var(k).ok(),
+        &config.scope.account,
+        &config.scope.region,
+    )
+    .unwrap_or_else(|e| fail(e));
+    if matches!(config.front, Front::Http { .. })
+        && config.store == StoreConfig::Memory
+        && sidecar_config.upstream.is_none()
     {
         fail(
             "KMS_MOCK_STORE=memory cannot be shared between the sidecar and the endpoint; use sqlite",
         );
     }
-    let sidecar_config =
-        SidecarConfig::load(|k| std::env::var(k).ok(), &config.account, &config.region)
-            .unwrap_or_else(|e| fail(e));
     // One thread: the decision takes microseconds, and a second worker only adds cross-thread
     // wake-ups to every forwarded request (they were most of the proxy's kernel time).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -44,9 +46,11 @@ fn main() {
     let result = runtime.block_on(async move {
         let store = shared::app::open_store(&config).unwrap_or_else(|e| fail(e));
         let sidecar = Arc::new(Sidecar::new(sidecar_config, store));
-        match lambda {
-            Some(api) => extension::run(sidecar, &api, config.limits).await,
-            None => proxy::run(sidecar, &config).await,
+        match &config.front {
+            Front::Lambda { runtime_api, .. } => {
+                extension::run(sidecar, runtime_api, config.limits).await
+            }
+            Front::Http { listen, .. } => proxy::run(sidecar, &config, *listen).await,
         }
     });
     shared::app::exit_with("policy-sidecar", result);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Map, Value, json};
-use shared::config::Config;
+use shared::config::{Config, Front};
 use shared::crypto::seal::Sealer;
 use shared::store::KeyStore;
 use shared::wrapping::PerSpec;
@@ -62,10 +62,10 @@ fn main() {
                     .await
                     .unwrap_or_else(|e| fail(e)),
             )),
-            targets: config.shared_pool_targets,
+            targets: config.shared_pool.targets,
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        if matches!(config.front, Front::Lambda { .. }) {
             let refill = &refill;
             lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async move {
                 refill.run().await.map_err(Diagnostic::from)

@@ -46,7 +46,15 @@ pub struct SidecarConfig {
     pub default_caller: Caller,
     pub default_caller_header: HeaderValue,
     pub default_region: String,
+    /// `KMS_MOCK_UPSTREAM`: a running endpoint to front (`host:port` or `unix:/path`) instead
+    /// of starting one.
+    pub upstream: Option<String>,
+    /// `KMS_POLICY_PROXY_LISTEN`: where the extension serves its Runtime API proxy.
+    pub runtime_proxy_listen: String,
 }
+
+/// Where the extension's Runtime API proxy listens unless told otherwise.
+pub const DEFAULT_RUNTIME_PROXY_LISTEN: &str = "127.0.0.1:9009";
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -255,6 +263,11 @@ impl SidecarConfig {
             default_caller_header: caller_header(&default_caller)?,
             default_caller,
             default_region: region.to_string(),
+            upstream: var("KMS_MOCK_UPSTREAM").map(|u| u.trim().to_string()),
+            runtime_proxy_listen: var("KMS_POLICY_PROXY_LISTEN").map_or_else(
+                || DEFAULT_RUNTIME_PROXY_LISTEN.into(),
+                |l| l.trim().to_string(),
+            ),
         })
     }
 }
