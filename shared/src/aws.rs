@@ -32,6 +32,5 @@ pub async fn secret_from_secrets_manager(id: &str) -> Result<[u8; SECRET_LEN], S
     let text = out
         .secret_string()
         .ok_or_else(|| format!("KMS_MOCK_TOKEN_SECRET_ID={id}: the secret has no string"))?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    Ok(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
+    Ok(crate::crypto::seal::secret_from_text(text))
 }

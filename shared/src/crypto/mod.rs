@@ -1,7 +1,9 @@
 //! Cryptography, all of it on aws-lc-rs.
 
+pub mod asymmetric;
 mod ed25519ph;
 pub mod envelope;
+pub mod mac;
 pub mod material;
 pub mod pkcs8;
 pub mod rsa_keys;

@@ -134,6 +134,12 @@ fn aad(purpose: Purpose, context: &[u8]) -> Vec<u8> {
     aad
 }
 
+/// A sealing secret made from a text (a Secrets Manager string): its SHA-256.
+pub fn secret_from_text(text: &str) -> [u8; SECRET_LEN] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref().try_into().expect("SHA-256 is 32 bytes")
+}
+
 pub fn random_secret() -> [u8; SECRET_LEN] {
     let mut s = [0u8; SECRET_LEN];
     aws_lc_rs::rand::fill(&mut s).expect("system randomness");

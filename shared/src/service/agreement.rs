@@ -1,13 +1,13 @@
 //! DeriveSharedSecret: ECDH between a KEY_AGREEMENT key's private material and the caller's
 //! public key, the raw shared secret as `openssl pkeyutl -derive` computes it.
 
-use aws_lc_rs::agreement::{self, ECDH_P256, ECDH_P384, ECDH_P521, UnparsedPublicKey};
+use crate::crypto::asymmetric::{AgreementFailure, Curve, ecdh};
 use serde::{Deserialize, Serialize};
 
 use super::usage::recipient_unsupported;
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::material::Material;
-use crate::domain::spec::{KeyAgreementAlgorithm, KeySpec, KeyUsage, Origin};
+use crate::domain::spec::{KeyAgreementAlgorithm, KeyUsage, Origin};
 use crate::error::{KmsError, KmsResult};
 use crate::protocol::blob::Blob;
 
@@ -30,15 +30,6 @@ pub(super) struct DeriveSharedSecretResponse {
     key_origin: Origin,
 }
 
-fn curve(spec: KeySpec) -> Option<&'static agreement::Algorithm> {
-    match spec {
-        KeySpec::EccNistP256 => Some(&ECDH_P256),
-        KeySpec::EccNistP384 => Some(&ECDH_P384),
-        KeySpec::EccNistP521 => Some(&ECDH_P521),
-        _ => None,
-    }
-}
-
 impl Kms {
     pub(super) async fn derive_shared_secret(
         &self,
@@ -49,7 +40,7 @@ impl Kms {
         let key = self
             .key_for_use(ctx, &r.key_id, KeyUsage::KeyAgreement, "DeriveSharedSecret")
             .await?;
-        let alg = curve(key.key_spec).ok_or_else(|| {
+        let curve = Curve::of(key.key_spec).ok_or_else(|| {
             KmsError::unsupported(format!(
                 "kms-import-mock cannot derive shared secrets with {} keys.",
                 key.key_spec
@@ -59,8 +50,6 @@ impl Kms {
         let Material::Ecdsa(_, pkcs8) = material else {
             return Err(KmsError::internal("ECC key with other material"));
         };
-        let private = agreement::PrivateKey::from_private_key_der(alg, &pkcs8)
-            .map_err(|_| KmsError::internal("ECC private key"))?;
         // AWS's text for a public key it cannot use was not captured.
         let bad_key = || {
             KmsError::validation(format!(
@@ -68,13 +57,10 @@ impl Kms {
                 key.key_spec
             ))
         };
-        let secret = agreement::agree(
-            &private,
-            UnparsedPublicKey::new(alg, &r.public_key.0),
-            (),
-            |s| Ok(s.to_vec()),
-        )
-        .map_err(|()| bad_key())?;
+        let secret = ecdh(curve, &pkcs8, &r.public_key.0).map_err(|f| match f {
+            AgreementFailure::PrivateKey => KmsError::internal("ECC private key"),
+            AgreementFailure::PeerKey => bad_key(),
+        })?;
         dry_run(r.dry_run)?;
         Ok(DeriveSharedSecretResponse {
             key_id: key.arn(),

@@ -7,16 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::rsa::{
-    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
-    OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
-};
-use aws_lc_rs::signature::KeyPair;
 use serde::{Deserialize, Serialize};
 
 use super::usage::{algorithm_error, recipient_unsupported, require_algorithm};
 use super::{Kms, RequestContext, dry_run};
+use crate::crypto::asymmetric::{Oaep, OaepRefusal, oaep_decrypt, oaep_encrypt};
 use crate::crypto::envelope::{self, BlobHeader};
 use crate::crypto::material::Material;
 use crate::domain::arn::Scope;
@@ -89,10 +84,10 @@ pub(super) struct GenerateDataKeyResponse {
 }
 
 /// The RSA-OAEP parameters of an RSA key's encryption algorithm.
-fn oaep(key: &KeyRecord, alg: EncryptionAlgorithm) -> KmsResult<&'static OaepAlgorithm> {
+fn oaep(key: &KeyRecord, alg: EncryptionAlgorithm) -> KmsResult<Oaep> {
     match alg {
-        EncryptionAlgorithm::RsaesOaepSha1 => Ok(&OAEP_SHA1_MGF1SHA1),
-        EncryptionAlgorithm::RsaesOaepSha256 => Ok(&OAEP_SHA256_MGF1SHA256),
+        EncryptionAlgorithm::RsaesOaepSha1 => Ok(Oaep::Sha1),
+        EncryptionAlgorithm::RsaesOaepSha256 => Ok(Oaep::Sha256),
         _ => Err(algorithm_error(alg, key.key_spec)),
     }
 }
@@ -191,28 +186,17 @@ impl Kms {
                 let Material::Rsa(pair, _) = material else {
                     return Err(KmsError::internal("RSA key with other material"));
                 };
-                let spki: PublicKeyX509Der = pair
-                    .public_key()
-                    .as_der()
-                    .map_err(|_| KmsError::internal("RSA public key export"))?;
-                let public = PublicEncryptingKey::from_der(spki.as_ref())
-                    .ok()
-                    .and_then(|k| OaepPublicEncryptingKey::new(k).ok())
-                    .ok_or_else(|| KmsError::internal("RSA public key"))?;
+                // The length limit comes before DryRun, as AWS checks it.
                 let oaep = oaep(&key, alg)?;
-                let max = public.max_plaintext_size(oaep);
-                if r.plaintext.0.len() > max {
-                    return Err(KmsError::validation(format!(
+                let ciphertext = oaep_encrypt(&pair, oaep, &r.plaintext.0).map_err(|e| match e {
+                    OaepRefusal::TooLong { max } => KmsError::validation(format!(
                         "Algorithm {alg} and key spec {} cannot encrypt data larger than {max} bytes.",
                         key.key_spec
-                    )));
-                }
+                    )),
+                    OaepRefusal::Key => KmsError::internal("RSA public key"),
+                })?;
                 dry_run(r.dry_run)?;
-                let mut out = vec![0u8; public.ciphertext_size()];
-                public
-                    .encrypt(oaep, &r.plaintext.0, &mut out, None)
-                    .map_err(KmsError::internal)?
-                    .to_vec()
+                ciphertext
             }
             _ => {
                 return Err(KmsError::unsupported(format!(
@@ -260,17 +244,16 @@ impl Kms {
             let Material::Rsa(_, pkcs8) = material else {
                 return Err(KmsError::internal("RSA key with other material"));
             };
-            let private = PrivateDecryptingKey::from_pkcs8(&pkcs8)
-                .ok()
-                .and_then(|k| OaepPrivateDecryptingKey::new(k).ok())
-                .ok_or_else(|| KmsError::internal("RSA private key"))?;
-            let mut out = vec![0u8; private.min_output_size()];
-            let plain = private
-                .decrypt(oaep(&key, alg)?, &blob, &mut out, None)
-                .map_err(|_| KmsError::bare(ErrorCode::InvalidCiphertext))?;
+            let plain = oaep_decrypt(&pkcs8, oaep(&key, alg)?, &blob).map_err(|key_broken| {
+                if key_broken {
+                    KmsError::internal("RSA private key")
+                } else {
+                    KmsError::bare(ErrorCode::InvalidCiphertext)
+                }
+            })?;
             return Ok(DecryptResponse {
                 key_id: key.arn(),
-                plaintext: Blob(plain.to_vec()),
+                plaintext: Blob(plain),
                 encryption_algorithm: alg,
                 key_material_id: None,
             });
@@ -341,7 +324,7 @@ impl Kms {
         }
         dry_run(r.dry_run)?;
         let mut data_key = vec![0u8; len];
-        aws_lc_rs::rand::fill(&mut data_key).map_err(KmsError::internal)?;
+        crate::crypto::fill_random(&mut data_key);
         let (blob, id) = self.seal_symmetric(&key, &r.encryption_context, &data_key)?;
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Blob(blob),

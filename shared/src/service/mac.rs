@@ -1,7 +1,7 @@
 //! GenerateMac and VerifyMac with an HMAC key's material: the MAC is HMAC(material, message),
 //! so a user can check an import by computing it locally with the same secret.
 
-use aws_lc_rs::hmac;
+use crate::crypto::mac::MacKey;
 use serde::{Deserialize, Serialize};
 
 use super::usage::require_algorithm;
@@ -47,15 +47,6 @@ pub(super) struct VerifyMacResponse {
     mac_algorithm: MacAlgorithm,
 }
 
-fn hmac_algorithm(alg: MacAlgorithm) -> hmac::Algorithm {
-    match alg {
-        MacAlgorithm::HmacSha224 => hmac::HMAC_SHA224,
-        MacAlgorithm::HmacSha256 => hmac::HMAC_SHA256,
-        MacAlgorithm::HmacSha384 => hmac::HMAC_SHA384,
-        MacAlgorithm::HmacSha512 => hmac::HMAC_SHA512,
-    }
-}
-
 impl Kms {
     /// The HMAC key of a usable GENERATE_VERIFY_MAC key, for the algorithm its spec has.
     async fn mac_key(
@@ -64,7 +55,7 @@ impl Kms {
         key_id: &str,
         alg: MacAlgorithm,
         operation: &str,
-    ) -> KmsResult<(KeyRecord, hmac::Key)> {
+    ) -> KmsResult<(KeyRecord, MacKey)> {
         let key = self
             .key_for_use(ctx, key_id, KeyUsage::GenerateVerifyMac, operation)
             .await?;
@@ -73,7 +64,7 @@ impl Kms {
         let Material::Hmac(secret) = material else {
             return Err(KmsError::internal("HMAC key with other material"));
         };
-        Ok((key, hmac::Key::new(hmac_algorithm(alg), &secret)))
+        Ok((key, MacKey::new(alg, &secret)))
     }
 
     pub(super) async fn generate_mac(
@@ -86,7 +77,7 @@ impl Kms {
             .await?;
         dry_run(r.dry_run)?;
         Ok(GenerateMacResponse {
-            mac: Blob(hmac::sign(&k, &r.message.0).as_ref().to_vec()),
+            mac: Blob(k.sign(&r.message.0)),
             mac_algorithm: r.mac_algorithm,
             key_id: key.arn(),
         })
@@ -103,8 +94,9 @@ impl Kms {
         dry_run(r.dry_run)?;
         // A MAC that does not match is an error, sent without a message (captured by others
         // against AWS).
-        hmac::verify(&k, &r.message.0, &r.mac.0)
-            .map_err(|_| KmsError::bare(ErrorCode::KmsInvalidMac))?;
+        if !k.verify(&r.message.0, &r.mac.0) {
+            return Err(KmsError::bare(ErrorCode::KmsInvalidMac));
+        }
         Ok(VerifyMacResponse {
             key_id: key.arn(),
             mac_valid: true,
