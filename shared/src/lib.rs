@@ -19,6 +19,7 @@ pub mod sidecar;
 pub mod sigv4;
 pub mod store;
 pub mod token;
+pub mod values;
 pub mod wrapping;
 
 pub use error::{ErrorCode, KmsError, KmsResult};

@@ -8,6 +8,7 @@
 //! * RSA and ECDSA keys: PKCS#8 DER as aws-lc writes it back;
 //! * Ed25519: PKCS#8 v1 DER as aws-lc writes it back (seed only).
 
+pub use crate::values::MaterialId;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rsa::KeySize;
@@ -131,63 +132,15 @@ pub fn generate(spec: KeySpec) -> Option<Vec<u8>> {
     }
 }
 
-/// A `KeyMaterialId`: 32 bytes, 64 lowercase hex digits on the wire. Like AWS's, it is
-/// deterministic per key and material (the same bytes imported again get the same id; the same
-/// bytes in another key get another one) and reveals nothing about the material.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MaterialId(pub [u8; 32]);
-
-impl MaterialId {
-    /// HMAC-SHA256 keyed by the material over the key id. The key id (not the ARN) is used so
-    /// that multi-Region replicas, which share their primary's id, share material ids too.
-    pub fn compute(key_id: &str, canonical: &[u8]) -> Self {
-        let k = hmac::Key::new(hmac::HMAC_SHA256, canonical);
-        let mut msg = b"kms-import-mock/key-material-id/v1\0".to_vec();
-        msg.extend_from_slice(key_id.as_bytes());
-        let tag = hmac::sign(&k, &msg);
-        MaterialId(tag.as_ref().try_into().expect("SHA-256 output"))
-    }
-
-    pub fn to_hex(self) -> String {
-        hex::encode(self.0)
-    }
-
-    /// Parses the 64-hex-digit wire form (the model's pattern allows lowercase only).
-    pub fn from_hex(s: &str) -> Option<Self> {
-        if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(MaterialId(out))
-    }
-}
-
-impl std::fmt::Debug for MaterialId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MaterialId({})", self.to_hex())
-    }
-}
-
-impl std::fmt::Display for MaterialId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl serde::Serialize for MaterialId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for MaterialId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        MaterialId::from_hex(&s).ok_or_else(|| serde::de::Error::custom("bad key material id"))
-    }
+/// The `KeyMaterialId` of material in a key: HMAC-SHA256 keyed by the material over the key
+/// id. The key id (not the ARN) is used so that multi-Region replicas, which share their
+/// primary's id, share material ids too.
+pub fn material_id(key_id: &str, canonical: &[u8]) -> MaterialId {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, canonical);
+    let mut msg = b"kms-import-mock/key-material-id/v1\0".to_vec();
+    msg.extend_from_slice(key_id.as_bytes());
+    let tag = hmac::sign(&k, &msg);
+    MaterialId(tag.as_ref().try_into().expect("SHA-256 output"))
 }
 
 /// Material opened for use: parsed once per request.
@@ -324,10 +277,10 @@ pub(crate) mod tests {
 
     #[test]
     fn material_ids_are_deterministic_per_key() {
-        let a = MaterialId::compute("k1", &[b'A'; 32]);
-        assert_eq!(a, MaterialId::compute("k1", &[b'A'; 32]));
-        assert_ne!(a, MaterialId::compute("k2", &[b'A'; 32]));
-        assert_ne!(a, MaterialId::compute("k1", &[b'B'; 32]));
+        let a = material_id("k1", &[b'A'; 32]);
+        assert_eq!(a, material_id("k1", &[b'A'; 32]));
+        assert_ne!(a, material_id("k2", &[b'A'; 32]));
+        assert_ne!(a, material_id("k1", &[b'B'; 32]));
         let hex = a.to_hex();
         assert_eq!(hex.len(), 64);
         assert_eq!(MaterialId::from_hex(&hex), Some(a));

@@ -5,6 +5,7 @@
 //! Layout: `version (1) | nonce (12) | ciphertext | tag (16)`. The purpose is bound as AAD, so
 //! a blob sealed for one purpose never opens as another.
 
+pub use crate::values::Sealed;
 use std::fmt;
 use std::path::Path;
 
@@ -28,34 +29,6 @@ impl Purpose {
             Purpose::WrappingKeyPool => b"kms-import-mock/wrapping-key-pool/v1",
             Purpose::KeyMaterial => b"kms-import-mock/key-material/v1",
         }
-    }
-}
-
-/// Bytes sealed by a [`Sealer`]: base64 in stored JSON, never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sealed(pub Vec<u8>);
-
-impl fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sealed({} bytes)", self.0.len())
-    }
-}
-
-impl serde::Serialize for Sealed {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine;
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Sealed {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use base64::Engine;
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(s.as_bytes())
-            .map(Sealed)
-            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -2,7 +2,9 @@
 
 pub mod arn;
 pub mod key;
+mod lifecycle;
 pub mod material;
+pub mod refusal;
 pub mod spec;
 mod wire_enum;
 pub mod wrapping;

@@ -8,7 +8,7 @@ use super::resolve::Aliases;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
 use crate::domain::key::AliasRecord;
-use crate::domain::key::state_error;
+use crate::domain::refusal::state_error;
 use crate::domain::spec::KeyState;
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::store::Write;

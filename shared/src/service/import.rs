@@ -15,8 +15,9 @@ use super::{Kms, RequestContext};
 use crate::clock::Timestamp;
 use crate::crypto::material::{MaterialId, canonical_import};
 use crate::crypto::unwrap::Unwrapper;
-use crate::domain::key::{KeyRecord, origin_error, state_error};
+use crate::domain::key::KeyRecord;
 use crate::domain::material::{Expiry, Import};
+use crate::domain::refusal::{origin_error, state_error};
 use crate::domain::spec::{ExpirationModel, ImportType, KeyFamily, KeyState, Origin};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::protocol::blob::Blob;
@@ -172,7 +173,7 @@ impl Kms {
         .map_err(KmsError::internal)?
         .ok_or_else(|| KmsError::bare(ErrorCode::InvalidCiphertext))?;
 
-        let id = MaterialId::compute(&key.key_id, &canonical);
+        let id = crate::crypto::material::material_id(&key.key_id, &canonical);
         let import = Import {
             id,
             sealed: self.seal_material(key, id, &canonical),
@@ -311,7 +312,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let material_id = MaterialId::compute(&id, &[b'A'; 32]).to_hex();
+        let material_id = crate::crypto::material::material_id(&id, &[b'A'; 32]).to_hex();
         assert_eq!(out, json!({"KeyId": arn, "KeyMaterialId": material_id}));
         let md = call(&kms, &ctx(), "DescribeKey", json!({"KeyId": id}))
             .await

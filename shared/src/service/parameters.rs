@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::resolve::Aliases;
 use super::{Kms, RequestContext};
 use crate::clock::Timestamp;
-use crate::domain::key::{origin_error, state_error};
+use crate::domain::refusal::{origin_error, state_error};
 use crate::domain::spec::{KeyState, Origin, WrappingAlgorithm, WrappingKeySpec};
 use crate::domain::wrapping;
 use crate::error::{KmsError, KmsResult};

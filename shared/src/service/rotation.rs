@@ -15,7 +15,8 @@ use super::resolve::Aliases;
 use super::usage::generate_material;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
-use crate::domain::key::{KeyRecord, origin_error, spec_error};
+use crate::domain::key::KeyRecord;
+use crate::domain::refusal::{origin_error, spec_error};
 use crate::domain::spec::{
     ExpirationModel, ImportState, IncludeKeyMaterial, KeyFamily, KeyMaterialState, Origin,
     RotationType,

@@ -7,7 +7,8 @@ use super::usage::{algorithm_error, require_algorithm};
 use super::{Kms, RequestContext, dry_run};
 use crate::crypto::material::Material;
 use crate::crypto::signing::{self, Input, SignError};
-use crate::domain::key::{KeyRecord, spec_error};
+use crate::domain::key::KeyRecord;
+use crate::domain::refusal::spec_error;
 use crate::domain::spec::{
     Algorithms, EncryptionAlgorithm, KeyAgreementAlgorithm, KeyFamily, KeySpec, KeyUsage,
     MessageType, SigningAlgorithm,

@@ -73,7 +73,7 @@ impl Kms {
         canonical: &[u8],
         state: KeyMaterialState,
     ) -> MaterialVersion {
-        let id = MaterialId::compute(&key.key_id, canonical);
+        let id = crate::crypto::material::material_id(&key.key_id, canonical);
         MaterialVersion {
             id,
             sealed: Some(self.seal_material(key, id, canonical)),
