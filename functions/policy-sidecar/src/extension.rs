@@ -20,6 +20,7 @@ use shared::protocol::wire::CONTENT_TYPE;
 use shared::server::{ConnectionLimits, Gate};
 use shared::sidecar::{Checked, Sidecar, Verdict};
 
+use crate::events::NextEvent;
 use crate::forward::{self, HttpClient};
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
@@ -108,10 +109,15 @@ pub async fn run(sidecar: Arc<Sidecar>, api: &str, limits: ConnectionLimits) -> 
             .body(Bytes::new())
             .expect("next request");
         let resp = forward::send(&client, next).await?;
-        let event: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
-        if event["eventType"] == "SHUTDOWN" {
-            tracing::info!("shutdown");
-            return Ok(());
+        match serde_json::from_slice::<NextEvent>(resp.body()) {
+            Ok(NextEvent::Shutdown(e)) => {
+                tracing::info!(reason = %e.shutdown_reason, "shutdown");
+                return Ok(());
+            }
+            Ok(NextEvent::Invoke(_)) => {}
+            // An event this extension did not register for, or none: ask again (unless the
+            // API failed, below).
+            Err(e) => tracing::debug!(error = %e, "unreadable extension event"),
         }
         if !resp.status().is_success() {
             return Err(format!("extension event/next failed: {}", resp.status()));

@@ -9,6 +9,7 @@
 //!   `KMS_POLICY_PROXY_LISTEN` (127.0.0.1:9009); the function points itself at it
 //!   (`KMS_POLICY_PROXY`), and each invocation event is checked before the function sees it.
 
+mod events;
 mod extension;
 mod forward;
 mod proxy;

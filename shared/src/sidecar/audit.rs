@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::policy::evaluate::{DecidingStatement, Decision, DenyReason, PolicySource};
@@ -57,7 +58,6 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
-/// `userIdentity` of a record.
 /// The `resources` member: `(account, type, ARN)` of each resource a request acts on.
 pub fn resources(items: Vec<(&str, &str, &str)>) -> Value {
     Value::Array(
@@ -68,6 +68,7 @@ pub fn resources(items: Vec<(&str, &str, &str)>) -> Value {
     )
 }
 
+/// `userIdentity` of a record.
 pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> Value {
     let mut v = json!({
         "type": match caller.kind {
@@ -119,6 +120,96 @@ pub fn decision(d: &Decision) -> Value {
     }
 }
 
+/// One request's record, in CloudTrail's shape. Members after `managementEvent` appear once
+/// the decision has reached them: a request refused at authentication has no `userIdentity`
+/// and no `policyDecision`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub event_version: &'static str,
+    pub event_time: String,
+    pub event_source: &'static str,
+    pub event_name: String,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub event_type: &'static str,
+    pub management_event: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_identity: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_parameters: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_decision: Option<Value>,
+    /// On success: the redacted response, or `null` for an empty one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_elements: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+}
+
+impl AuditRecord {
+    /// A record of a request as it arrived, before any decision.
+    pub fn new(
+        event_time: String,
+        event_name: &str,
+        source_ip_address: Option<String>,
+        user_agent: Option<&str>,
+    ) -> Self {
+        Self {
+            event_version: "1.11",
+            event_time,
+            event_source: "kms.amazonaws.com",
+            event_name: event_name.to_string(),
+            source_ip_address,
+            user_agent: user_agent.map(str::to_string),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: "AwsApiCall",
+            management_event: true,
+            user_identity: None,
+            aws_region: None,
+            recipient_account_id: None,
+            request_parameters: None,
+            resources: None,
+            policy_decision: None,
+            response_elements: None,
+            error_code: None,
+            error_message: None,
+            http_status: None,
+        }
+    }
+
+    /// Completes the record with the answer the client got.
+    pub fn answered(&mut self, status: u16, body: &[u8]) {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        if status == 200 {
+            self.response_elements = Some(match &parsed {
+                Some(v) if v.as_object().is_some_and(|m| !m.is_empty()) => redact(v),
+                _ => Value::Null,
+            });
+        } else if let Some(v) = parsed {
+            self.error_code = Some(v["__type"].as_str().unwrap_or("").to_string());
+            self.error_message = v.get("message").or_else(|| v.get("Message")).cloned();
+        }
+        self.http_status = Some(status);
+    }
+}
+
 /// Where records go.
 pub enum AuditSink {
     Off,
@@ -154,7 +245,7 @@ impl AuditSink {
 
     /// Writes one record as one line (a single write, so processes sharing a file do not
     /// interleave).
-    pub fn write(&self, record: &Value) {
+    pub fn write(&self, record: &AuditRecord) {
         let mut line = serde_json::to_vec(record).expect("record serializes");
         line.push(b'\n');
         let result = match self {

@@ -1,0 +1,80 @@
+//! The last stage of a decision: the key policy and identity policies, on every resource the
+//! request acts on (no resource: identity policies alone; an alias: identity policies in its
+//! account; a key: its key policy, and identity policies where it delegates to them).
+
+use serde_json::Value;
+
+use super::audit::{self, AuditRecord};
+use super::targets::Target;
+use super::{Sidecar, is_cross_account, note};
+use crate::error::KmsResult;
+use crate::policy::evaluate::{self, KeyTarget, Request as PolicyRequest, Resource};
+use crate::policy::{Caller, Facts};
+use crate::protocol::operation::Operation;
+
+impl Sidecar {
+    /// Allows the request, or the first refusal (in the order of `targets`), in AWS's words.
+    pub(super) fn authorize(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        body: &Value,
+        targets: &[Target],
+        mut facts: Facts,
+        record: &mut Option<AuditRecord>,
+    ) -> KmsResult<()> {
+        facts.add_request(op, body);
+        let action = format!("kms:{op}");
+        let identity_policies = self
+            .config
+            .identity_policies
+            .get(&caller.principal_arn)
+            .or_else(|| self.config.identity_policies.get(&caller.arn))
+            .map_or(&[][..], Vec::as_slice);
+        let mut decide_on = |resource: Resource, facts: &Facts| {
+            let preq = PolicyRequest {
+                caller,
+                action: &action,
+                resource,
+                cross_account: is_cross_account(op),
+                facts,
+            };
+            let decision = evaluate::evaluate(&preq, identity_policies);
+            note(record, |r| {
+                r.policy_decision = Some(audit::decision(&decision))
+            });
+            decision.error(&preq).map_or(Ok(()), Err)
+        };
+        if targets.is_empty() {
+            decide_on(Resource::Any, &facts)?;
+        }
+        let last = targets.len().saturating_sub(1);
+        for (i, target) in targets.iter().enumerate() {
+            match target {
+                Target::Alias(arn) => decide_on(
+                    Resource::Alias {
+                        arn,
+                        account: &caller.account,
+                    },
+                    &facts,
+                )?,
+                Target::Key(k) => {
+                    // Each key's own resource keys; the request's are shared.
+                    let mut key_facts = if i == last {
+                        std::mem::take(&mut facts)
+                    } else {
+                        facts.clone()
+                    };
+                    key_facts.add_key(&k.record);
+                    let key = KeyTarget {
+                        arn: &k.arn,
+                        account: &k.record.scope.account,
+                        policy: &k.policy,
+                    };
+                    decide_on(Resource::Key(key), &key_facts)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
