@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::policy::evaluate::{KeyTarget, Request, evaluate};
+use shared::policy::evaluate::{KeyTarget, Request, Resource, evaluate};
 use shared::policy::{Caller, Environment, Facts, Policy, PolicyKind};
-use shared::protocol::operation::Operation;
+use shared::Operation;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             let req = Request {
                 caller: &caller,
                 action: "kms:GetParametersForImport",
-                key: Some(KeyTarget { arn: "arn:aws:kms:us-east-1:111122223333:key/k", account: "111122223333", policy: &policy }),
+                resource: Resource::Key(KeyTarget { arn: "arn:aws:kms:us-east-1:111122223333:key/k", account: "111122223333", policy: &policy }),
                 cross_account: false,
                 facts: &facts,
             };

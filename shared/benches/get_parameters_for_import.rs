@@ -10,12 +10,12 @@ mod support;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use shared::clock::Clock;
-use shared::domain::arn::Scope;
-use shared::domain::spec::WrappingKeySpec;
-use shared::protocol::operation::Operation;
-use shared::service::{Kms, RequestContext};
-use shared::wrapping::WrappingKeyPair;
+use shared::Clock;
+use shared::Operation;
+use shared::Scope;
+use shared::WrappingKeyPair;
+use shared::WrappingKeySpec;
+use shared::{Kms, RequestContext};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()

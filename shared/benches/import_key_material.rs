@@ -15,12 +15,12 @@ use aws_lc_rs::rsa::{
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use shared::clock::Clock;
-use shared::domain::arn::Scope;
-use shared::domain::spec::{WrappingAlgorithm, WrappingKeySpec};
-use shared::protocol::operation::Operation;
-use shared::service::{Kms, RequestContext};
-use shared::wrapping::WrappingKeyPair;
+use shared::Clock;
+use shared::Operation;
+use shared::Scope;
+use shared::WrappingKeyPair;
+use shared::{Kms, RequestContext};
+use shared::{WrappingAlgorithm, WrappingKeySpec};
 
 const ALGORITHMS: [WrappingAlgorithm; 4] = [
     WrappingAlgorithm::RsaesOaepSha1,

@@ -13,15 +13,15 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::clock::Clock;
-use shared::domain::arn::Scope;
-use shared::domain::spec::WrappingKeySpec;
-use shared::protocol::operation::Operation;
-use shared::service::{Kms, RequestContext};
-use shared::sidecar::config::SidecarConfig;
-use shared::sidecar::{Sidecar, Verdict};
+use shared::Clock;
+use shared::Operation;
+use shared::Scope;
+use shared::SidecarConfig;
+use shared::WrappingKeyPair;
+use shared::WrappingKeySpec;
 use shared::sigv4::{self, SignedRequest};
-use shared::wrapping::WrappingKeyPair;
+use shared::{Kms, RequestContext};
+use shared::{Sidecar, Verdict};
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";

@@ -8,16 +8,16 @@ use std::sync::Arc;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use shared::Config;
 use shared::KmsError;
-use shared::app::{App, exit_unstarted, exit_with};
-use shared::config::Config;
-use shared::protocol::operation::Operation;
+use shared::Operation;
+use shared::{App, exit_unstarted, exit_with};
 
 fn main() {
     const NAME: &str = "get-parameters-for-import";
     let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
     config.init_logging();
-    let runtime = shared::app::runtime(&config);
+    let runtime = shared::runtime(&config);
     let result = runtime.block_on(async {
         let app = Arc::new(
             App::start(&config)

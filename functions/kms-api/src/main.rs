@@ -1,15 +1,15 @@
 //! The KMS JSON endpoint. Inside Lambda (`AWS_LAMBDA_RUNTIME_API` set) it answers API Gateway
 //! HTTP API and Function URL events; anywhere else it serves plain HTTP on `KMS_MOCK_LISTEN`.
-//! Both front doors hand requests to the same `shared::endpoint::Endpoint`.
+//! Both front doors hand requests to the same `shared::Endpoint`.
 
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use shared::app::{App, exit_unstarted, exit_with};
-use shared::config::{Config, Front};
-use shared::server::Listener;
+use shared::Listener;
+use shared::{App, exit_unstarted, exit_with};
+use shared::{Config, Front};
 
 fn main() {
     let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
@@ -25,7 +25,7 @@ fn main() {
         unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", proxy) };
     }
     config.init_logging();
-    let runtime = shared::app::runtime(&config);
+    let runtime = shared::runtime(&config);
     let result = runtime.block_on(run(config));
     exit_with(NAME, result);
 }
@@ -79,7 +79,7 @@ async fn serve(
         data = %config.data_dir.display(),
         "kms-import-mock endpoint listening"
     );
-    shared::server::serve(listener, config.limits, move |_, req| {
+    shared::serve(listener, config.limits, move |_, req| {
         let app = app.clone();
         async move { app.endpoint.handle(req).await }
     })

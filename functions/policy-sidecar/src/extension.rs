@@ -15,10 +15,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use shared::endpoint::{CALLER_HEADER, DecisionHeaders, REGION_HEADER};
-use shared::protocol::wire::CONTENT_TYPE;
-use shared::server::{ConnectionLimits, Gate};
-use shared::sidecar::{Checked, Sidecar, Verdict};
+use shared::CONTENT_TYPE;
+use shared::{CALLER_HEADER, DecisionHeaders, REGION_HEADER};
+use shared::{Checked, Sidecar, Verdict};
+use shared::{ConnectionLimits, Gate};
 
 use crate::events::NextEvent;
 use crate::forward::{self, HttpClient};
@@ -375,7 +375,7 @@ mod tests {
         assert_eq!(&req.body()[..], b"{}");
         assert_eq!(ip, Some("10.1.2.3".parse().unwrap()));
         let mut e = event.clone();
-        let decided = shared::endpoint::Decided {
+        let decided = shared::Decided {
             caller: shared::policy::Caller::from_arn("arn:aws:iam::111122223333:user/alice")
                 .unwrap(),
             region: "eu-west-1".into(),

@@ -17,9 +17,9 @@ mod upstream;
 
 use std::sync::Arc;
 
-use shared::config::{Config, Front, StoreConfig};
-use shared::sidecar::Sidecar;
-use shared::sidecar::config::SidecarConfig;
+use shared::Sidecar;
+use shared::SidecarConfig;
+use shared::{Config, Front, StoreConfig};
 
 fn main() {
     let config = Config::from_env().unwrap_or_else(|e| fail(e));
@@ -45,7 +45,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let result = runtime.block_on(async move {
-        let store = shared::app::open_store(&config).unwrap_or_else(|e| fail(e));
+        let store = shared::open_store(&config).unwrap_or_else(|e| fail(e));
         let sidecar = Arc::new(Sidecar::new(sidecar_config, store));
         match &config.front {
             Front::Lambda { runtime_api, .. } => {
@@ -54,9 +54,9 @@ fn main() {
             Front::Http { listen, .. } => proxy::run(sidecar, &config, *listen).await,
         }
     });
-    shared::app::exit_with("policy-sidecar", result);
+    shared::exit_with("policy-sidecar", result);
 }
 
 fn fail(message: impl std::fmt::Display) -> ! {
-    shared::app::exit_unstarted("policy-sidecar", message)
+    shared::exit_unstarted("policy-sidecar", message)
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use shared::Config;
 use shared::KmsError;
-use shared::config::Config;
-use shared::endpoint::{clear_decision, error_response};
-use shared::server::Listener;
-use shared::sidecar::{Sidecar, Verdict};
+use shared::Listener;
+use shared::{Sidecar, Verdict};
+use shared::{clear_decision, error_response};
 
 use crate::upstream::{Address, Upstream};
 
@@ -140,7 +140,7 @@ fn private_dir() -> Result<PathBuf, String> {
 /// 128 random bits in hex, from the operating system.
 fn uuid_like() -> String {
     let mut bytes = [0u8; 16];
-    shared::crypto::fill_random(&mut bytes);
+    shared::fill_random(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -164,7 +164,7 @@ async fn serve(
         sidecar,
         upstream: Upstream::new(upstream),
     });
-    shared::server::serve(Listener::Tcp(listener), config.limits, move |peer, req| {
+    shared::serve(Listener::Tcp(listener), config.limits, move |peer, req| {
         let proxy = proxy.clone();
         async move { proxy.handle(peer, req).await }
     })

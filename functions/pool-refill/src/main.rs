@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Map, Value, json};
-use shared::config::{Config, Front};
-use shared::crypto::seal::Sealer;
-use shared::store::KeyStore;
-use shared::wrapping::PerSpec;
+use shared::KeyStore;
+use shared::PerSpec;
+use shared::Sealer;
+use shared::{Config, Front};
 
 struct Refill {
     store: Arc<dyn KeyStore>,
@@ -26,7 +26,7 @@ impl Refill {
         let (mut added, mut ready) = (Map::new(), Map::new());
         for (spec, &target) in self.targets.iter() {
             let spec = spec.spec();
-            let n = shared::wrapping::shared::top_up(
+            let n = shared::top_up_shared_pool(
                 self.store.clone(),
                 self.sealer.clone(),
                 spec,
@@ -56,9 +56,9 @@ fn main() {
         .expect("tokio runtime");
     let result = runtime.block_on(async {
         let refill = Refill {
-            store: shared::app::open_store(&config).unwrap_or_else(|e| fail(e)),
+            store: shared::open_store(&config).unwrap_or_else(|e| fail(e)),
             sealer: Arc::new(Sealer::new(
-                &shared::app::token_secret(&config)
+                &shared::token_secret(&config)
                     .await
                     .unwrap_or_else(|e| fail(e)),
             )),
@@ -76,9 +76,9 @@ fn main() {
             refill.run().await.map(|out| println!("{out}"))
         }
     });
-    shared::app::exit_with("pool-refill", result);
+    shared::exit_with("pool-refill", result);
 }
 
 fn fail(message: impl std::fmt::Display) -> ! {
-    shared::app::exit_unstarted("pool-refill", message)
+    shared::exit_unstarted("pool-refill", message)
 }

@@ -4,10 +4,10 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Bencher};
-use shared::domain::spec::WrappingKeySpec;
-use shared::protocol::operation::Operation;
-use shared::service::{Kms, RequestContext};
-use shared::wrapping::WrappingKeyPair;
+use shared::Operation;
+use shared::WrappingKeyPair;
+use shared::WrappingKeySpec;
+use shared::{Kms, RequestContext};
 use tokio::runtime::Runtime;
 
 /// Creates a key with `Origin=EXTERNAL` and returns its id.

@@ -108,6 +108,7 @@ fn aad(purpose: Purpose, context: &[u8]) -> Vec<u8> {
 }
 
 /// A sealing secret made from a text (a Secrets Manager string): its SHA-256.
+#[cfg(feature = "aws")]
 pub fn secret_from_text(text: &str) -> [u8; SECRET_LEN] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
     digest.as_ref().try_into().expect("SHA-256 is 32 bytes")

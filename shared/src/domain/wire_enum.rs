@@ -12,7 +12,8 @@ macro_rules! wire_enum {
         $vis enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
-            /// Every value, in the service model's order.
+            /// Every value, in the service model's order (not every enum's list is used).
+            #[allow(dead_code)]
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             pub fn as_str(self) -> &'static str {

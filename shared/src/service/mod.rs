@@ -36,6 +36,7 @@ use crate::wrapping::shared::SharedTopUp;
 
 pub use aliases::check_alias_name;
 pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
+#[cfg(test)]
 pub use keys::default_key_policy;
 pub use resolve::{Aliases, KeyRef, resolve_key};
 

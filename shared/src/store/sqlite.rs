@@ -97,10 +97,6 @@ impl SqliteStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Runs `f` on a pooled connection on a blocking thread.
     async fn with<T: Send + 'static>(
         &self,

@@ -10,7 +10,7 @@ pub mod spec;
 use std::sync::Arc;
 
 pub use pair::WrappingKeyPair;
-pub use pool::{KeySource, PoolConfig, PoolStats, SpecStats, WrappingKeyPool};
+pub use pool::{KeySource, PoolConfig, WrappingKeyPool};
 pub use shared::SharedTopUp;
 pub use spec::{PerSpec, PooledSpec};
 
