@@ -50,7 +50,7 @@ impl<'de> serde::Deserialize<'de> for MaterialId {
     }
 }
 
-/// Bytes sealed by a [`Sealer`](crate::crypto::seal::Sealer): base64 in stored JSON, never shown by `Debug`.
+/// Bytes sealed by the sealer of `crypto::seal`: base64 in stored JSON, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Sealed(pub Vec<u8>);
 

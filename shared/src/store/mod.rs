@@ -101,7 +101,7 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<AliasRecord>>;
 
     /// Adds sealed wrapping key pairs to the shared pool, which every process and Lambda
-    /// instance on this store draws from (see `crate::wrapping::shared`).
+    /// instance on this store draws from (see the `wrapping::shared` module).
     async fn add_pool_keys(&self, spec: WrappingKeySpec, sealed: Vec<Vec<u8>>) -> StoreResult<()>;
 
     /// Takes one sealed key pair of `spec` out of the shared pool; whoever calls, each one is
