@@ -48,8 +48,9 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn KeyStore>, String> {
         StoreConfig::DynamoDb { .. } => {
             return Err("KMS_MOCK_STORE=dynamodb needs a build with the `aws` feature".into());
         }
-        StoreConfig::Sqlite { file } => Arc::new(
-            SqliteStore::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?,
+        StoreConfig::Sqlite { file, synchronous } => Arc::new(
+            SqliteStore::open(file, *synchronous)
+                .map_err(|e| format!("cannot open {}: {e}", file.display()))?,
         ),
     })
 }
@@ -102,6 +103,13 @@ impl App {
         let sealer = Arc::new(Sealer::new(&secret));
         let pool = WrappingKeyPool::new(&config.pool);
         if let Some(file) = &config.pool_file {
+            let swept = WrappingKeyPool::sweep_stale(file);
+            if swept > 0 {
+                tracing::info!(
+                    files = swept,
+                    "removed temporary pool files of processes that no longer run"
+                );
+            }
             match pool.load(file, &sealer) {
                 Ok(0) => {}
                 Ok(n) => {
@@ -131,8 +139,9 @@ impl App {
         &self.endpoint.kms
     }
 
-    /// Stops the refill threads and saves the ready keys for the next process.
-    pub fn stop(&self) {
+    /// Stops the refill threads, saves the ready keys for the next process and tidies the
+    /// store (the SQLite WAL truncated). For a clean exit, after requests have stopped.
+    pub async fn stop(&self) {
         let kms = self.kms();
         kms.pool.shutdown();
         if let Some(file) = &self.pool_file {
@@ -142,6 +151,9 @@ impl App {
                 }
                 Err(e) => tracing::warn!(error = %e, "could not save the pool file"),
             }
+        }
+        if let Err(e) = kms.store.close().await {
+            tracing::warn!(error = %e, "could not tidy the store at exit");
         }
     }
 }

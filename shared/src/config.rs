@@ -15,12 +15,35 @@ use crate::wrapping::{PerSpec, PoolConfig, PooledSpec};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// An SQLite file in the data folder, shared by every process using that folder.
-    Sqlite { file: PathBuf },
+    Sqlite {
+        file: PathBuf,
+        synchronous: Synchronous,
+    },
     /// Per-process memory; gone at exit.
     Memory,
     /// A DynamoDB table, shared by every instance of a deployed stack (needs the `aws`
     /// feature).
     DynamoDb { table: String },
+}
+
+/// What a write the SQLite store acknowledged survives (`KMS_MOCK_SQLITE_SYNCHRONOUS`, SQLite's
+/// own names). Both survive a crash of the process, and neither can corrupt the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// The default: the WAL is synced at checkpoints only, so a power loss or a crash of the
+    /// operating system may take back the last acknowledged writes.
+    Normal,
+    /// Every commit is synced before it is acknowledged: it survives a power loss too.
+    Full,
+}
+
+impl Synchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
 }
 
 /// The 32-byte token-sealing secret, which `Debug` never shows.
@@ -117,6 +140,9 @@ pub struct ConnectionLimits {
     /// hyper starts the clock when the connection waits for a request, new or kept alive, so
     /// this is also the idle timeout: idle and slow connections are both closed after it.
     pub header_read_timeout: std::time::Duration,
+    /// After SIGTERM or SIGINT, how long requests in flight may take to finish before their
+    /// connections are closed anyway (`KMS_MOCK_SHUTDOWN_GRACE_SECONDS`).
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -124,6 +150,7 @@ impl Default for ConnectionLimits {
         Self {
             max_connections: 1024,
             header_read_timeout: std::time::Duration::from_secs(30),
+            shutdown_grace: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -246,6 +273,20 @@ impl Config {
         let store = match var("KMS_MOCK_STORE").as_deref().map(str::trim) {
             None | Some("sqlite") => StoreConfig::Sqlite {
                 file: data_dir.join("store.sqlite3"),
+                synchronous: match var("KMS_MOCK_SQLITE_SYNCHRONOUS")
+                    .map(|v| v.trim().to_ascii_lowercase())
+                    .as_deref()
+                {
+                    None | Some("normal") => Synchronous::Normal,
+                    Some("full") => Synchronous::Full,
+                    Some(v) => {
+                        return Err(bad(
+                            "KMS_MOCK_SQLITE_SYNCHRONOUS",
+                            v,
+                            "expected normal or full",
+                        ));
+                    }
+                },
             },
             Some("memory") => StoreConfig::Memory,
             Some("dynamodb") => StoreConfig::DynamoDb {
@@ -373,6 +414,10 @@ impl Config {
                 }
                 n => std::time::Duration::from_secs(n as u64),
             },
+            shutdown_grace: std::time::Duration::from_secs(count(
+                "KMS_MOCK_SHUTDOWN_GRACE_SECONDS",
+                limit_defaults.shutdown_grace.as_secs() as usize,
+            )? as u64),
         };
 
         Ok(Config {
@@ -447,7 +492,8 @@ mod tests {
         assert_eq!(
             c.store,
             StoreConfig::Sqlite {
-                file: PathBuf::from(".kms-mock/store.sqlite3")
+                file: PathBuf::from(".kms-mock/store.sqlite3"),
+                synchronous: Synchronous::Normal,
             }
         );
         assert_eq!(

@@ -33,7 +33,7 @@ pub use clock::{Clock, Timestamp};
 pub use config::Config;
 pub use config::{
     ConfigError, ConnectionLimits, Door, Front, LogConfig, LogFormat, SecretBytes, SecretSource,
-    SharedPoolConfig, StoreConfig,
+    SharedPoolConfig, StoreConfig, Synchronous,
 };
 pub use crypto::fill_random;
 pub use crypto::seal::Sealer;
@@ -46,7 +46,7 @@ pub use endpoint::{
 pub use error::{ErrorCode, KmsError, KmsResult};
 pub use protocol::operation::Operation;
 pub use protocol::wire::CONTENT_TYPE;
-pub use server::{Gate, Listener, serve};
+pub use server::{Gate, Listener, drain, fit_to_descriptors, serve};
 pub use service::{Kms, RequestContext};
 pub use sidecar::config::SidecarConfig;
 pub use sidecar::{Checked, Sidecar, Verdict};

@@ -2,6 +2,10 @@
 //! alone, and the policy sidecar's local proxy): accept until SIGINT or SIGTERM, read each
 //! body whole (bounded), and hand an `http::Request<Bytes>` to the handler.
 //!
+//! A signal stops accepting (the listening socket is closed, so new connections are refused)
+//! and lets the requests in flight finish within the grace period; idle kept-alive connections
+//! are closed at once. Cut at the signal instead, 17 of 30 calls in flight got no answer.
+//!
 //! Clients connect over TCP; the endpoint the sidecar starts behind itself listens on a Unix
 //! socket instead, which only the sidecar's user can reach and which costs the hop about half
 //! the kernel time of loopback TCP.
@@ -17,6 +21,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 #[cfg(unix)]
@@ -41,40 +46,136 @@ pub enum Listener {
 const LOCAL_PEER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
-/// Serves `listener` until a shutdown signal; `handler` gets the client's address and the
-/// request with its body read. At most `limits.max_connections` are served at once.
+/// Serves `listener` until a shutdown signal, then drains (see the module's comment);
+/// `handler` gets the client's address and the request with its body read. At most
+/// `limits.max_connections` are served at once.
 pub async fn serve<F, Fut>(listener: Listener, limits: ConnectionLimits, handler: F)
 where
     F: Fn(SocketAddr, http::Request<Bytes>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<Bytes>> + Send + 'static,
 {
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    serve_until(listener, limits, handler, shutdown_signal()).await
+}
+
+/// [`serve`] until `stop` resolves instead of a signal.
+pub async fn serve_until<F, Fut>(
+    listener: Listener,
+    limits: ConnectionLimits,
+    handler: F,
+    stop: impl Future<Output = ()>,
+) where
+    F: Fn(SocketAddr, http::Request<Bytes>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = http::Response<Bytes>> + Send + 'static,
+{
+    let mut stop = std::pin::pin!(stop);
     let mut gate = Gate::new(limits.max_connections);
+    let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
             accepted = accept(&listener) => accepted,
-            _ = &mut shutdown => break,
+            _ = &mut stop => break,
         };
         let Some(accepted) = gate.admit(accepted).await else {
             continue;
         };
         let (permit, accepted) = accepted;
         let handler = handler.clone();
-        tokio::spawn(async move {
-            match accepted {
-                Accepted::Tcp(stream, peer) => {
-                    let _ = stream.set_nodelay(true);
-                    serve_connection(stream, peer, limits, handler).await
-                }
-                #[cfg(unix)]
-                Accepted::Unix(stream) => {
-                    serve_connection(stream, LOCAL_PEER, limits, handler).await
+        match accepted {
+            Accepted::Tcp(stream, peer) => {
+                let _ = stream.set_nodelay(true);
+                let served = graceful.watch(serve_connection(stream, peer, limits, handler));
+                spawn_served(served, permit);
+            }
+            #[cfg(unix)]
+            Accepted::Unix(stream) => {
+                let served = graceful.watch(serve_connection(stream, LOCAL_PEER, limits, handler));
+                spawn_served(served, permit);
+            }
+        }
+    }
+    drop(listener);
+    drain(graceful, limits.shutdown_grace).await;
+}
+
+/// Runs a served connection; its place under the connection limit is free when it ends.
+fn spawn_served(
+    served: impl Future<Output = hyper::Result<()>> + Send + 'static,
+    permit: OwnedSemaphorePermit,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = served.await {
+            tracing::debug!(error = %e, "connection ended");
+        }
+        drop(permit);
+    });
+}
+
+/// Waits for the watched connections to finish their requests in flight, within `grace`.
+pub async fn drain(graceful: GracefulShutdown, grace: Duration) {
+    let open = graceful.count();
+    tracing::info!(
+        connections = open,
+        grace_seconds = grace.as_secs(),
+        "stopped accepting; finishing requests in flight"
+    );
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("requests in flight finished"),
+        Err(_) => tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "grace period over; closing connections with requests still in flight (KMS_MOCK_SHUTDOWN_GRACE_SECONDS)"
+        ),
+    }
+}
+
+/// Descriptors kept aside from client connections: the store's (3 per SQLite connection), the
+/// pool file, logs, the listener itself.
+const RESERVED_DESCRIPTORS: u64 = 128;
+
+/// Fits the connection limit to the descriptors the process may open, so that connections
+/// are refused at the limit (one warning) before the process runs out of descriptors (then
+/// every store call and accept fails: with 1,024, 700 writes queued behind a lock once got
+/// 363 × 500). The soft limit is raised to the hard one first, as Go's runtime does.
+/// `per_connection`: descriptors a client connection can hold (2 for a proxy: its upstream).
+pub fn fit_to_descriptors(limits: ConnectionLimits, per_connection: u64) -> ConnectionLimits {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls on a local struct.
+        let available = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return limits;
+            }
+            if lim.rlim_cur < lim.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: lim.rlim_max,
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    lim.rlim_cur = lim.rlim_max;
                 }
             }
-            drop(permit);
-        });
+            lim.rlim_cur
+        };
+        let fits = (available.saturating_sub(RESERVED_DESCRIPTORS) / per_connection.max(1)).max(1);
+        if (limits.max_connections as u64) > fits {
+            tracing::info!(
+                configured = limits.max_connections,
+                limit = fits,
+                open_files = available,
+                "connection limit lowered to fit the open-file limit"
+            );
+            return ConnectionLimits {
+                max_connections: fits as usize,
+                ..limits
+            };
+        }
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    let _ = per_connection;
+    limits
 }
 
 /// The accept loop's guard: a connection limit, and a back-off when accepting fails.
@@ -197,12 +298,22 @@ pub fn http1_builder(limits: ConnectionLimits) -> http1::Builder {
     builder
 }
 
-async fn serve_connection<S, F, Fut>(
+/// One connection, ready to be watched by a [`GracefulShutdown`] and spawned.
+fn serve_connection<S, F, Fut>(
     stream: S,
     peer: SocketAddr,
     limits: ConnectionLimits,
     handler: F,
-) where
+) -> http1::Connection<
+    TokioIo<S>,
+    impl hyper::service::Service<
+        http::Request<hyper::body::Incoming>,
+        Response = http::Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Send,
+>
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(SocketAddr, http::Request<Bytes>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = http::Response<Bytes>> + Send + 'static,
@@ -222,12 +333,7 @@ async fn serve_connection<S, F, Fut>(
             Ok::<_, Infallible>(response.map(Full::new))
         }
     });
-    if let Err(e) = http1_builder(limits)
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
-        tracing::debug!(error = %e, "connection ended");
-    }
+    http1_builder(limits).serve_connection(TokioIo::new(stream), service)
 }
 
 /// SIGINT or SIGTERM.

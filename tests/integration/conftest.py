@@ -70,6 +70,8 @@ class Endpoint:
     port: int = 0
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    # Words in front of the binary: `setpriv ...` to run it as another user, `prlimit ...`.
+    prefix: list = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -90,7 +92,7 @@ class Endpoint:
         }
         self.log_path = self.data_dir.parent / f"kms-api-{self.port}.log"
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([str(KMS_API)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([*self.prefix, str(KMS_API)], env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -110,14 +112,15 @@ class Endpoint:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
-    def client(self, region: str = REGION, retries: int = 0):
+    def client(self, region: str = REGION, retries: int = 0, connections: int = 10):
         return boto3.client(
             "kms",
             endpoint_url=self.url,
             region_name=region,
             aws_access_key_id="test",
             aws_secret_access_key="test",
-            config=botocore.config.Config(retries={"max_attempts": retries + 1, "mode": "standard"}),
+            config=botocore.config.Config(retries={"max_attempts": retries + 1, "mode": "standard"},
+                                          max_pool_connections=connections),
         )
 
     def advance_clock(self, seconds: float) -> dict:

@@ -61,7 +61,8 @@ class Stack:
         for p in reversed(self.procs):
             stop_process(p, timeout=10)
 
-    def client(self, key: str = "test", secret: str = "test", token: str | None = None, region: str = REGION):
+    def client(self, key: str = "test", secret: str = "test", token: str | None = None, region: str = REGION,
+               connections: int = 10):
         return boto3.client(
             "kms",
             endpoint_url=self.url,
@@ -69,7 +70,8 @@ class Stack:
             aws_access_key_id=key,
             aws_secret_access_key=secret,
             aws_session_token=token,
-            config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+            config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                                          max_pool_connections=connections),
         )
 
     def audit(self) -> list[dict]:

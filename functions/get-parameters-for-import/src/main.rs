@@ -29,7 +29,7 @@ fn main() {
             async move { handle(&app, event.payload).await }
         }))
         .await;
-        app.stop();
+        app.stop().await;
         result
     });
     exit_with(NAME, result);

@@ -44,7 +44,7 @@ async fn run(config: Config) -> Result<(), String> {
             serve(app.clone(), &config, *listen, socket.as_deref()).await
         }
     };
-    app.stop();
+    app.stop().await;
     result
 }
 
@@ -79,7 +79,9 @@ async fn serve(
         data = %config.data_dir.display(),
         "kms-import-mock endpoint listening"
     );
-    shared::serve(listener, config.limits, move |_, req| {
+    // One descriptor a connection: the endpoint's own.
+    let limits = shared::fit_to_descriptors(config.limits, 1);
+    shared::serve(listener, limits, move |_, req| {
         let app = app.clone();
         async move { app.endpoint.handle(req).await }
     })

@@ -110,6 +110,12 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// How many key pairs of `spec` the shared pool holds.
     async fn count_pool_keys(&self, spec: WrappingKeySpec) -> StoreResult<usize>;
+
+    /// At clean exit, once calls have stopped: leaves the store's files tidy (the SQLite store
+    /// truncates its WAL). Nothing to do for the others.
+    async fn close(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// How many times a contended update is retried before giving up with an internal error.

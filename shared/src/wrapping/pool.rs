@@ -380,9 +380,48 @@ impl WrappingKeyPool {
         let plain = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
         let sealed = sealer.seal(Purpose::WrappingKeyPool, &plain);
         let tmp = tmp_path(path, "saving");
-        crate::private_file::write(&tmp, &sealed)?;
-        std::fs::rename(&tmp, path)?;
+        // A failed save (a full disk, most often) leaves nothing behind.
+        if let Err(e) =
+            crate::private_file::write(&tmp, &sealed).and_then(|()| std::fs::rename(&tmp, path))
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(entries.len())
+    }
+
+    /// Removes the temporary files (`.saving.<pid>`, `.claimed.<pid>`) beside the pool file of
+    /// processes that no longer run: killed while saving or loading. Those of live processes
+    /// (several share a data folder) stay. Returns how many were removed.
+    pub fn sweep_stale(path: &Path) -> usize {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return 0;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let prefix = name.to_string_lossy().into_owned() + ".";
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = file.strip_prefix(&prefix) else {
+                continue;
+            };
+            let pid = match rest.split_once('.') {
+                Some(("saving" | "claimed", pid)) => pid.parse::<u32>().ok(),
+                _ => None,
+            };
+            if pid.is_some_and(|p| !process_alive(p)) && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// Claims a pool file (rename, so no other process gets the same keys), loads its keys
@@ -421,6 +460,24 @@ impl WrappingKeyPool {
 struct PoolFileEntry {
     spec: WrappingKeySpec,
     pkcs8: String,
+}
+
+/// Whether a process with this id runs (or may: one of another user, which signals refuse).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let sent = unsafe { libc::kill(pid, 0) };
+        sent == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 fn tmp_path(path: &Path, what: &str) -> PathBuf {

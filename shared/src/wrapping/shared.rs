@@ -274,7 +274,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kms-top-up-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("store.sqlite3");
-        let store: Arc<dyn KeyStore> = Arc::new(SqliteStore::open(&path).unwrap());
+        let store: Arc<dyn KeyStore> =
+            Arc::new(SqliteStore::open(&path, crate::config::Synchronous::Normal).unwrap());
         // The store fails under it: its pool table is gone.
         rusqlite::Connection::open(&path)
             .unwrap()
@@ -290,7 +291,7 @@ mod tests {
         wait_idle(&refill, PooledSpec::Rsa2048).await;
         assert!(store.count_pool_keys(spec).await.is_err());
         // Opening the file again restores the table; the next claim tops up as usual.
-        drop(SqliteStore::open(&path).unwrap());
+        drop(SqliteStore::open(&path, crate::config::Synchronous::Normal).unwrap());
         refill.after_claim(spec);
         wait_idle(&refill, PooledSpec::Rsa2048).await;
         assert_eq!(store.count_pool_keys(spec).await.unwrap(), 2);
