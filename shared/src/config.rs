@@ -522,6 +522,8 @@ mod tests {
             ("KMS_MOCK_LOG_FORMAT", "xml"),
             ("KMS_MOCK_TOKEN_SECRET", "c2hvcnQ="),
             ("KMS_MOCK_ROTATION_DELAY_SECONDS", "soon"),
+            ("KMS_MOCK_SQLITE_SYNCHRONOUS", "off"),
+            ("KMS_MOCK_SHUTDOWN_GRACE_SECONDS", "later"),
         ] {
             let e = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(e.variable, var);
@@ -553,6 +555,27 @@ mod tests {
         assert_eq!(c.secret, SecretSource::Inline(SecretBytes([7u8; 32])));
         assert!(!format!("{c:?}").contains("7, 7"));
         assert!(format!("{c:?}").contains("Inline(<redacted>)"));
+    }
+
+    #[test]
+    fn durability_and_shutdown_settings() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.limits.shutdown_grace, std::time::Duration::from_secs(10));
+        let c = cfg(&[
+            ("KMS_MOCK_SQLITE_SYNCHRONOUS", "FULL"),
+            ("KMS_MOCK_SHUTDOWN_GRACE_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.store,
+            StoreConfig::Sqlite {
+                file: PathBuf::from(".kms-mock/store.sqlite3"),
+                synchronous: Synchronous::Full,
+            }
+        );
+        assert_eq!(c.limits.shutdown_grace, std::time::Duration::ZERO);
+        assert_eq!(Synchronous::Full.pragma(), "FULL");
+        assert_eq!(Synchronous::Normal.pragma(), "NORMAL");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -32,6 +34,41 @@ struct RuntimeProxy {
     base: String,
     /// Checked invocations awaiting the function's response, by request id.
     pending: Mutex<HashMap<String, Checked>>,
+    /// Runtime API calls being passed on (a function's response, most often): at SHUTDOWN the
+    /// extension waits for them, so that no answer is cut and every audit record is written.
+    /// The function's own long poll for its next invocation is not counted: it never ends.
+    passing: AtomicUsize,
+}
+
+/// Counts a call in [`RuntimeProxy::passing`] while it lives.
+struct Passing<'a>(&'a AtomicUsize);
+
+impl<'a> Passing<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Passing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What is left of the SHUTDOWN event's deadline (less a margin for exiting), within `grace`.
+fn shutdown_budget(deadline_ms: u64, grace: Duration) -> Duration {
+    const MARGIN: Duration = Duration::from_millis(100);
+    if deadline_ms == 0 {
+        return grace;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Duration::from_millis(deadline_ms)
+        .saturating_sub(now)
+        .saturating_sub(MARGIN)
+        .min(grace)
 }
 
 /// `127.0.0.1:9001` (Lambda) or `http://127.0.0.1:9000/.rt` (cargo lambda) as a base URL.
@@ -81,11 +118,21 @@ pub async fn run(sidecar: Arc<Sidecar>, api: &str, limits: ConnectionLimits) -> 
         client: client.clone(),
         base: base.clone(),
         pending: Mutex::new(HashMap::new()),
+        passing: AtomicUsize::new(0),
     });
+    let (stop_accepting, mut stopped) = tokio::sync::watch::channel(false);
+    let accepting = proxy.clone();
     tokio::spawn(async move {
+        let proxy = accepting;
+        // The function's connection, and the one its call is passed on over.
+        let limits = shared::fit_to_descriptors(limits, 2);
         let mut gate = Gate::new(limits.max_connections);
         loop {
-            let Some((permit, (stream, _))) = gate.admit(listener.accept().await).await else {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stopped.changed() => break,
+            };
+            let Some((permit, (stream, _))) = gate.admit(accepted).await else {
                 continue;
             };
             let _ = stream.set_nodelay(true);
@@ -111,7 +158,15 @@ pub async fn run(sidecar: Arc<Sidecar>, api: &str, limits: ConnectionLimits) -> 
         let resp = forward::send(&client, next).await?;
         match serde_json::from_slice::<NextEvent>(resp.body()) {
             Ok(NextEvent::Shutdown(e)) => {
-                tracing::info!(reason = %e.shutdown_reason, "shutdown");
+                let _ = stop_accepting.send(true);
+                let budget = shutdown_budget(e.deadline_ms, limits.shutdown_grace);
+                tracing::info!(
+                    reason = %e.shutdown_reason,
+                    passing = proxy.passing.load(Ordering::SeqCst),
+                    budget_ms = budget.as_millis() as u64,
+                    "shutdown; stopped accepting, finishing calls in flight"
+                );
+                proxy.drain(budget).await;
                 return Ok(());
             }
             Ok(NextEvent::Invoke(_)) => {}
@@ -148,6 +203,23 @@ async fn handle(
 }
 
 impl RuntimeProxy {
+    /// Waits until no call is being passed on, or `budget` is spent.
+    async fn drain(&self, budget: Duration) {
+        let waited = tokio::time::timeout(budget, async {
+            while self.passing.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        match waited {
+            Ok(()) => tracing::info!("calls in flight finished"),
+            Err(_) => tracing::warn!(
+                passing = self.passing.load(Ordering::SeqCst),
+                "shutdown deadline reached with calls still in flight"
+            ),
+        }
+    }
+
     /// Forwards a Runtime API call unchanged; a function's response completes the audit
     /// record of its invocation.
     async fn pass(
@@ -155,6 +227,7 @@ impl RuntimeProxy {
         mut parts: http::request::Parts,
         body: Bytes,
     ) -> Result<http::Response<Bytes>, String> {
+        let _passing = Passing::new(&self.passing);
         let path = parts
             .uri
             .path_and_query()

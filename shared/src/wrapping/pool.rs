@@ -621,4 +621,37 @@ mod tests {
         assert_eq!((got.public_key_der(), src), (&public[..], KeySource::Pool));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn stale_temporary_files_of_dead_processes_are_swept() {
+        let dir = std::env::temp_dir().join(format!("kms-sweep-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wrapping-key-pool.sealed");
+        let mut dead = 4_194_000u32;
+        while std::path::Path::new(&format!("/proc/{dead}")).exists() {
+            dead += 1;
+        }
+        let me = std::process::id();
+        let names = [
+            format!("wrapping-key-pool.sealed.saving.{dead}"),
+            format!("wrapping-key-pool.sealed.claimed.{dead}"),
+            format!("wrapping-key-pool.sealed.saving.{me}"),
+            format!("wrapping-key-pool.sealed.other.{dead}"),
+            "wrapping-key-pool.sealed".to_string(),
+            format!("unrelated.saving.{dead}"),
+        ];
+        for n in &names {
+            std::fs::write(dir.join(n), b"x").unwrap();
+        }
+        assert_eq!(WrappingKeyPool::sweep_stale(&file), 2);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = names[2..].to_vec();
+        expected.sort();
+        assert_eq!(left, expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
