@@ -132,9 +132,9 @@ pub enum Door {
 /// connections cannot use up descriptors or stop service for longer than it lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
-    /// Open connections at most (`KMS_MOCK_MAX_CONNECTIONS`); past it new ones are closed at
-    /// once, and counted again as old ones end.
-    pub max_connections: usize,
+    /// Open connections at most; past it new ones are closed at once, and counted again as old
+    /// ones end.
+    pub max_connections: MaxConnections,
     /// A connection must deliver a request's whole head within this time of becoming ready
     /// for it, and its body within the same time after (`KMS_MOCK_HEADER_TIMEOUT_SECONDS`).
     /// hyper starts the clock when the connection waits for a request, new or kept alive, so
@@ -145,10 +145,28 @@ pub struct ConnectionLimits {
     pub shutdown_grace: std::time::Duration,
 }
 
+/// A server's connection limit, and whether it may be lowered to fit the open-file limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxConnections {
+    /// The default, 1,024, lowered at start to what the open-file limit leaves room for
+    /// (`server::fit_to_descriptors`).
+    Fitted(usize),
+    /// Set in `KMS_MOCK_MAX_CONNECTIONS`: taken as given.
+    Exactly(usize),
+}
+
+impl MaxConnections {
+    pub fn get(self) -> usize {
+        match self {
+            MaxConnections::Fitted(n) | MaxConnections::Exactly(n) => n,
+        }
+    }
+}
+
 impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
-            max_connections: 1024,
+            max_connections: MaxConnections::Fitted(1024),
             header_read_timeout: std::time::Duration::from_secs(30),
             shutdown_grace: std::time::Duration::from_secs(10),
         }
@@ -394,12 +412,15 @@ impl Config {
         };
         let limit_defaults = ConnectionLimits::default();
         let limits = ConnectionLimits {
-            max_connections: match count(
-                "KMS_MOCK_MAX_CONNECTIONS",
-                limit_defaults.max_connections,
-            )? {
-                0 => return Err(bad("KMS_MOCK_MAX_CONNECTIONS", "0", "expected at least 1")),
-                n => n,
+            max_connections: match var("KMS_MOCK_MAX_CONNECTIONS") {
+                None => limit_defaults.max_connections,
+                Some(_) => match count(
+                    "KMS_MOCK_MAX_CONNECTIONS",
+                    limit_defaults.max_connections.get(),
+                )? {
+                    0 => return Err(bad("KMS_MOCK_MAX_CONNECTIONS", "0", "expected at least 1")),
+                    n => MaxConnections::Exactly(n),
+                },
             },
             header_read_timeout: match count(
                 "KMS_MOCK_HEADER_TIMEOUT_SECONDS",

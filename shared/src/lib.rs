@@ -32,8 +32,8 @@ pub use clock::{Clock, Timestamp};
 /// The configuration of a function binary (`Config::from_env`).
 pub use config::Config;
 pub use config::{
-    ConfigError, ConnectionLimits, Door, Front, LogConfig, LogFormat, SecretBytes, SecretSource,
-    SharedPoolConfig, StoreConfig, Synchronous,
+    ConfigError, ConnectionLimits, Door, Front, LogConfig, LogFormat, MaxConnections, SecretBytes,
+    SecretSource, SharedPoolConfig, StoreConfig, Synchronous,
 };
 pub use crypto::fill_random;
 pub use crypto::seal::Sealer;

@@ -29,6 +29,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use crate::config::ConnectionLimits;
+use crate::config::MaxConnections;
 use crate::endpoint::error_response;
 use crate::error::{ErrorCode, KmsError};
 
@@ -68,7 +69,7 @@ pub async fn serve_until<F, Fut>(
     Fut: Future<Output = http::Response<Bytes>> + Send + 'static,
 {
     let mut stop = std::pin::pin!(stop);
-    let mut gate = Gate::new(limits.max_connections);
+    let mut gate = Gate::new(limits.max_connections.get());
     let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
@@ -128,15 +129,40 @@ pub async fn drain(graceful: GracefulShutdown, grace: Duration) {
 }
 
 /// Descriptors kept aside from client connections: the store's (3 per SQLite connection), the
-/// pool file, logs, the listener itself.
+/// pool file, logs, the listener itself; a quarter of a small limit.
 const RESERVED_DESCRIPTORS: u64 = 128;
 
-/// Fits the connection limit to the descriptors the process may open, so that connections
-/// are refused at the limit (one warning) before the process runs out of descriptors (then
-/// every store call and accept fails: with 1,024, 700 writes queued behind a lock once got
-/// 363 × 500). The soft limit is raised to the hard one first, as Go's runtime does.
+/// Fits the default connection limit to the descriptors the process may open, so that
+/// connections are refused at the limit (one warning) before the process runs out of
+/// descriptors, when store calls would fail too. The soft limit is raised to the hard one
+/// first, as Go's runtime does. A limit set in `KMS_MOCK_MAX_CONNECTIONS` is kept as given.
 /// `per_connection`: descriptors a client connection can hold (2 for a proxy: its upstream).
 pub fn fit_to_descriptors(limits: ConnectionLimits, per_connection: u64) -> ConnectionLimits {
+    let Some(available) = raise_open_file_limit() else {
+        return limits;
+    };
+    let MaxConnections::Fitted(wanted) = limits.max_connections else {
+        return limits;
+    };
+    let reserved = RESERVED_DESCRIPTORS.min(available / 4);
+    let fits = (available.saturating_sub(reserved) / per_connection.max(1)).max(1);
+    if wanted as u64 <= fits {
+        return limits;
+    }
+    tracing::info!(
+        configured = wanted,
+        limit = fits,
+        open_files = available,
+        "connection limit lowered to fit the open-file limit"
+    );
+    ConnectionLimits {
+        max_connections: MaxConnections::Fitted(fits as usize),
+        ..limits
+    }
+}
+
+/// Raises the soft open-file limit to the hard one; the limit now in force.
+fn raise_open_file_limit() -> Option<u64> {
     #[cfg(unix)]
     {
         let mut lim = libc::rlimit {
@@ -144,9 +170,9 @@ pub fn fit_to_descriptors(limits: ConnectionLimits, per_connection: u64) -> Conn
             rlim_max: 0,
         };
         // SAFETY: plain system calls on a local struct.
-        let available = unsafe {
+        unsafe {
             if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-                return limits;
+                return None;
             }
             if lim.rlim_cur < lim.rlim_max {
                 let raised = libc::rlimit {
@@ -157,25 +183,11 @@ pub fn fit_to_descriptors(limits: ConnectionLimits, per_connection: u64) -> Conn
                     lim.rlim_cur = lim.rlim_max;
                 }
             }
-            lim.rlim_cur
-        };
-        let fits = (available.saturating_sub(RESERVED_DESCRIPTORS) / per_connection.max(1)).max(1);
-        if (limits.max_connections as u64) > fits {
-            tracing::info!(
-                configured = limits.max_connections,
-                limit = fits,
-                open_files = available,
-                "connection limit lowered to fit the open-file limit"
-            );
-            return ConnectionLimits {
-                max_connections: fits as usize,
-                ..limits
-            };
         }
+        Some(lim.rlim_cur)
     }
     #[cfg(not(unix))]
-    let _ = per_connection;
-    limits
+    None
 }
 
 /// The accept loop's guard: a connection limit, and a back-off when accepting fails.

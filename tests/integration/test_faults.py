@@ -475,3 +475,44 @@ def test_the_extension_finishes_calls_in_flight_at_shutdown(tmp_path):
     finally:
         stop_process(proc)
         api.server.shutdown()
+
+
+def test_the_default_connection_limit_fits_the_open_file_limit(tmp_path):
+    """With 64 open files and the default limit, the sidecar lowers its connection limit to fit
+    (once, logged), so a flood of connections is refused at the limit and accept never runs out
+    of descriptors; service resumes when the flood ends. Before: accept failed on every try."""
+    import resource
+
+    from conftest import free_port, wait_port
+    from sidecar_stack import SIDECAR
+    from test_sidecar_attacks import flood, send, signed
+
+    port = free_port()
+    env = {**os.environ, "KMS_MOCK_DATA": str(tmp_path / "data"), "KMS_MOCK_LISTEN": f"127.0.0.1:{port}",
+           "KMS_MOCK_POOL_RSA_2048": "0", "KMS_MOCK_POOL_RSA_3072": "0", "KMS_MOCK_POOL_RSA_4096": "0",
+           "KMS_MOCK_HEADER_TIMEOUT_SECONDS": "60", "NO_COLOR": "1"}
+    log_path = tmp_path / "sidecar.log"
+    with open(log_path, "wb") as log:
+        p = subprocess.Popen([str(SIDECAR)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+    try:
+        wait_port(port, [p])
+        conns = flood(port, 120)
+        time.sleep(2)
+        text = log_path.read_text()
+        assert "accept failed" not in text, text[-2000:]
+        assert text.count("connection limit reached") == 1, text[-2000:]
+        # 64 files: a quarter kept aside, two a connection (the client's, the endpoint's).
+        assert "connection limit lowered to fit the open-file limit" in text
+        assert "limit=24 open_files=64" in text, text[-2000:]
+        for c in conns:
+            c.close()
+        deadline = time.monotonic() + 15
+        while True:
+            st, _ = send(*signed(f"http://127.0.0.1:{port}/", "ListKeys", {}))
+            if st == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert st == 200
+    finally:
+        stop_process(p)

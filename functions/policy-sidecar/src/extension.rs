@@ -126,7 +126,7 @@ pub async fn run(sidecar: Arc<Sidecar>, api: &str, limits: ConnectionLimits) -> 
         let proxy = accepting;
         // The function's connection, and the one its call is passed on over.
         let limits = shared::fit_to_descriptors(limits, 2);
-        let mut gate = Gate::new(limits.max_connections);
+        let mut gate = Gate::new(limits.max_connections.get());
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
