@@ -10,7 +10,9 @@ use crate::aws::secret_from_secrets_manager;
 use crate::clock::Clock;
 use crate::config::{Config, SecretSource, StoreConfig};
 use crate::crypto::seal::{SECRET_LEN, Sealer, load_or_create_secret};
+use crate::domain::arn::Scope;
 use crate::endpoint::Endpoint;
+use crate::seed::Seed;
 use crate::service::Kms;
 use crate::store::KeyStore;
 use crate::store::memory::MemoryStore;
@@ -88,6 +90,33 @@ pub fn exit_with<E: std::fmt::Display>(name: &str, result: Result<(), E>) -> ! {
     std::process::exit(0);
 }
 
+/// `kms-api export-seed`: the stored keys of `account` in `regions` as a seed file (JSON), with
+/// their material only when `with_material`. Reads the store as the endpoint would open it.
+pub async fn export_seed(
+    config: &Config,
+    account: &str,
+    regions: &[String],
+    with_material: bool,
+) -> Result<String, String> {
+    let store = open_store(config)?;
+    let secret = token_secret(config).await?;
+    let pool = WrappingKeyPool::new(&crate::wrapping::PoolConfig {
+        targets: crate::wrapping::PerSpec::new(0, 0, 0),
+        refill_threads: 0,
+        reuse: false,
+    });
+    let kms = Kms::new(store, pool, Clock::system(), Arc::new(Sealer::new(&secret)));
+    let scopes: Vec<Scope> = regions
+        .iter()
+        .map(|r| Scope::new(account, r.as_str()))
+        .collect();
+    let file = kms
+        .export_seed(&scopes, with_material)
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&file).map_err(|e| e.to_string())
+}
+
 impl App {
     /// Builds everything from the configuration; the error says what could not be opened.
     pub async fn start(config: &Config) -> Result<Self, String> {
@@ -123,6 +152,17 @@ impl App {
             .with_rotation_delay(config.rotation_delay);
         if config.shared_pool.top_up {
             kms = kms.with_shared_top_up(config.shared_pool.targets);
+        }
+        if let Some(path) = &config.seed {
+            let seed = Seed::read(path, &config.scope).map_err(|e| e.to_string())?;
+            let outcome = kms.apply_seed(&seed).await.map_err(|e| e.to_string())?;
+            tracing::info!(
+                file = %path.display(),
+                created = outcome.created,
+                unchanged = outcome.unchanged,
+                aliases_created = outcome.aliases_created,
+                "seed applied"
+            );
         }
         Ok(App {
             endpoint: Endpoint::new(

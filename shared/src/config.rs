@@ -201,6 +201,8 @@ pub struct Config {
     pub limits: ConnectionLimits,
     /// `TOKIO_WORKER_THREADS`, when set (tokio reads it itself; this says whether it is).
     pub worker_threads: Option<String>,
+    /// `KMS_MOCK_SEED`: a seed file of keys created at start (see `seed`).
+    pub seed: Option<PathBuf>,
 }
 
 /// A configuration value that cannot be used.
@@ -468,6 +470,7 @@ impl Config {
             )? as u64),
             limits,
             worker_threads: var("TOKIO_WORKER_THREADS"),
+            seed: var("KMS_MOCK_SEED").map(|v| PathBuf::from(v.trim())),
         })
     }
 

@@ -18,6 +18,7 @@ mod error;
 pub mod policy;
 mod private_file;
 mod protocol;
+mod seed;
 mod server;
 mod service;
 mod sidecar;
@@ -27,7 +28,7 @@ mod token;
 mod values;
 mod wrapping;
 
-pub use app::{App, exit_unstarted, exit_with, open_store, runtime, token_secret};
+pub use app::{App, exit_unstarted, exit_with, export_seed, open_store, runtime, token_secret};
 pub use clock::{Clock, Timestamp};
 /// The configuration of a function binary (`Config::from_env`).
 pub use config::Config;
@@ -44,6 +45,8 @@ pub use endpoint::{
     error_response,
 };
 pub use error::{ErrorCode, KmsError, KmsResult};
+/// Writes a file only its owner can read (seed exports hold key material).
+pub use private_file::write as write_private_file;
 pub use protocol::operation::Operation;
 pub use protocol::wire::CONTENT_TYPE;
 pub use server::{Gate, Listener, drain, fit_to_descriptors, serve};

@@ -13,6 +13,12 @@ use shared::{Config, Front};
 
 fn main() {
     let config = Config::from_env().unwrap_or_else(|e| exit_unstarted(NAME, e));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("export-seed") => export_seed(&config, &args[1..]),
+        Some(other) => exit_unstarted(NAME, format!("unknown command {other:?}\n{USAGE}")),
+    }
     // Behind the policy sidecar's Lambda extension: fetch invocations through its Runtime API
     // proxy. Wrapper scripts do not run on provided.al2023, so the function redirects itself
     // (lambda_runtime reads the variable), before any thread starts.
@@ -31,6 +37,56 @@ fn main() {
 }
 
 const NAME: &str = "kms-api";
+
+const USAGE: &str = "usage: kms-api                  serve (configured by KMS_MOCK_* variables)
+       kms-api export-seed [--with-material] [--account ID] [--region R]... [--out FILE]
+                        write the data folder's keys as a seed file (KMS_MOCK_SEED)";
+
+/// `kms-api export-seed`: the keys of the configured account and Region (or those named) as a
+/// seed file on standard output or in `--out`, with material only if `--with-material`.
+fn export_seed(config: &Config, args: &[String]) -> ! {
+    let mut with_material = false;
+    let mut account = config.scope.account.clone();
+    let mut regions = Vec::new();
+    let mut out = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .cloned()
+                .unwrap_or_else(|| exit_unstarted(NAME, format!("{arg} needs a value\n{USAGE}")))
+        };
+        match arg.as_str() {
+            "--with-material" => with_material = true,
+            "--account" => account = value(),
+            "--region" => regions.push(value()),
+            "--out" => out = Some(value()),
+            other => exit_unstarted(NAME, format!("unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    if regions.is_empty() {
+        regions.push(config.scope.region.clone());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(shared::export_seed(
+        config,
+        &account,
+        &regions,
+        with_material,
+    ));
+    let result = result.and_then(|json| match &out {
+        Some(path) => shared::write_private_file(std::path::Path::new(path), json.as_bytes())
+            .map_err(|e| format!("cannot write {path}: {e}")),
+        None => {
+            println!("{json}");
+            Ok(())
+        }
+    });
+    exit_with(NAME, result)
+}
 
 async fn run(config: Config) -> Result<(), String> {
     let app = Arc::new(

@@ -14,7 +14,7 @@ use super::spec::{
     KeySpec, KeyState, KeyUsage, MacAlgorithm, Origin, SigningAlgorithm,
 };
 use crate::clock::Timestamp;
-use crate::error::KmsError;
+use crate::error::{ErrorCode, KmsError, KmsResult};
 
 /// A tag, as on the wire (`{"TagKey": ..., "TagValue": ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +196,22 @@ pub struct AliasRecord {
     pub target_key_id: String,
     pub creation_date: Timestamp,
     pub last_updated_date: Timestamp,
+}
+
+/// An alias name must start with `alias/`, and `alias/aws/` belongs to AWS-managed keys.
+pub fn check_alias_name(name: &str) -> KmsResult<()> {
+    if !name.starts_with("alias/") || name.len() == "alias/".len() {
+        return Err(KmsError::validation(
+            "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+        ));
+    }
+    if name.starts_with("alias/aws/") {
+        return Err(KmsError::new(
+            ErrorCode::InvalidAliasName,
+            "Alias cannot begin with 'alias/aws/'",
+        ));
+    }
+    Ok(())
 }
 
 impl AliasRecord {

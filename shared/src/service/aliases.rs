@@ -7,7 +7,7 @@ use super::marker;
 use super::resolve::Aliases;
 use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
-use crate::domain::key::AliasRecord;
+use crate::domain::key::{AliasRecord, check_alias_name};
 use crate::domain::refusal::state_error;
 use crate::domain::spec::KeyState;
 use crate::error::{ErrorCode, KmsError, KmsResult};
@@ -51,22 +51,6 @@ pub(super) struct ListAliasesResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     next_marker: Option<String>,
     truncated: bool,
-}
-
-/// An alias name must start with `alias/`, and `alias/aws/` belongs to AWS-managed keys.
-pub fn check_alias_name(name: &str) -> KmsResult<()> {
-    if !name.starts_with("alias/") || name.len() == "alias/".len() {
-        return Err(KmsError::validation(
-            "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
-        ));
-    }
-    if name.starts_with("alias/aws/") {
-        return Err(KmsError::new(
-            ErrorCode::InvalidAliasName,
-            "Alias cannot begin with 'alias/aws/'",
-        ));
-    }
-    Ok(())
 }
 
 impl Kms {

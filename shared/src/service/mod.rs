@@ -12,6 +12,7 @@ mod parameters;
 mod policies;
 mod resolve;
 mod rotation;
+mod seed;
 mod signing;
 mod usage;
 
@@ -34,7 +35,7 @@ use crate::store::KeyStore;
 use crate::wrapping::WrappingKeyPool;
 use crate::wrapping::shared::SharedTopUp;
 
-pub use aliases::check_alias_name;
+pub use crate::domain::key::check_alias_name;
 pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
 #[cfg(test)]
 pub use keys::default_key_policy;

@@ -98,6 +98,13 @@ impl Kms {
 
     /// Opens the material of one version; it must be present (the caller checked the state).
     pub(super) fn open_material(&self, key: &KeyRecord, id: MaterialId) -> KmsResult<Material> {
+        let plain = self.open_canonical(key, id)?;
+        Material::open(key.key_spec, &plain)
+            .ok_or_else(|| KmsError::internal(format!("{}: stored material is corrupt", key.arn())))
+    }
+
+    /// The bytes of one version's material, in the canonical form it was sealed in.
+    pub(super) fn open_canonical(&self, key: &KeyRecord, id: MaterialId) -> KmsResult<Vec<u8>> {
         let sealed = key
             .material(id)
             .and_then(|v| v.sealed.as_ref())
@@ -111,8 +118,7 @@ impl Kms {
                     key.arn()
                 ))
             })?;
-        Material::open(key.key_spec, &plain)
-            .ok_or_else(|| KmsError::internal(format!("{}: stored material is corrupt", key.arn())))
+        Ok(plain)
     }
 
     /// The key a cryptographic operation names, checked as AWS checks it: it must exist, be
