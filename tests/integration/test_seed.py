@@ -274,14 +274,20 @@ def test_bad_seed_files_are_refused_before_anything_is_served(tmp_path, name, co
     assert "listening" not in p.stderr
 
 
-def test_three_processes_start_together_with_one_seed(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "dynamodb"])
+def test_three_processes_start_together_with_one_seed(tmp_path, kind):
+    """As three processes on one data folder, or three Lambda instances' cold starts on one
+    DynamoDB table: each key created once, one material for the generated ones."""
+    from test_shared_pool import store_env
+
+    store = store_env(kind)
     seed = write_seed(tmp_path / "seed.json", {"Keys": [
         {"KeyId": key_id(1), "Aliases": ["alias/generated"]},  # generated: one process's material wins
         {"KeyId": key_id(2), "Origin": "EXTERNAL", "KeyMaterial": [{"Material": b64(SYMMETRIC_V1)}]},
         {"KeyId": key_id(3), "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
     ]})
     data = tmp_path / "data"
-    eps = [Endpoint(data, env={"KMS_MOCK_SEED": str(seed), "NO_COLOR": "1"}) for _ in range(3)]
+    eps = [Endpoint(data, env={"KMS_MOCK_SEED": str(seed), "NO_COLOR": "1", **store}) for _ in range(3)]
     errors = []
 
     def up(ep):
