@@ -46,7 +46,8 @@ VALID_TO = 4102444800  # 2100-01-01
 @pytest.fixture(scope="module")
 def materials(tmp_path_factory):
     work = tmp_path_factory.mktemp("seed-material")
-    specs = ["HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "RSA_2048", "ECC_NIST_P256", "ECC_NIST_P384",
+    specs = ["HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "RSA_2048", "RSA_3072", "RSA_4096",
+             "ECC_NIST_P256", "ECC_NIST_P384",
              "ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519"]
     return {s: make_material(s, work / s) for s in specs}
 
@@ -65,6 +66,9 @@ def every_spec_seed(materials) -> dict:
         {"KeyId": key_id(4), "KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"},
         # An EXTERNAL key without material: a known id waiting for its import.
         {"KeyId": key_id(5), "Origin": "EXTERNAL", "Aliases": ["alias/pending"]},
+        {"KeyId": key_id(6), "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+        # A spec the mock makes no material for: the key exists, as CreateKey makes it.
+        {"KeyId": key_id(7), "KeySpec": "ML_DSA_44", "KeyUsage": "SIGN_VERIFY"},
     ]
     for n, (spec, m) in enumerate(materials.items(), start=10):
         usage = "GENERATE_VERIFY_MAC" if spec.startswith("HMAC") else "SIGN_VERIFY"
@@ -124,7 +128,8 @@ def test_seeded_keys_behave_as_keys_made_through_the_api(tmp_path, materials):
                 assert mac == local_hmac(spec, m.material, b"seeded"), spec
             else:
                 assert kms.get_public_key(KeyId=kid)["PublicKey"] == m.public_der, spec
-                alg = {"RSA_2048": "RSASSA_PSS_SHA_256", "ECC_NIST_P256": "ECDSA_SHA_256", "ECC_NIST_P384": "ECDSA_SHA_384",
+                alg = {"RSA_2048": "RSASSA_PSS_SHA_256", "RSA_3072": "RSASSA_PSS_SHA_384",
+                       "RSA_4096": "RSASSA_PSS_SHA_512", "ECC_NIST_P256": "ECDSA_SHA_256", "ECC_NIST_P384": "ECDSA_SHA_384",
                        "ECC_NIST_P521": "ECDSA_SHA_512", "ECC_SECG_P256K1": "ECDSA_SHA_256",
                        "ECC_NIST_EDWARDS25519": "ED25519_SHA_512"}[spec]
                 sig = kms.sign(KeyId=kid, Message=b"seeded", MessageType="RAW", SigningAlgorithm=alg)["Signature"]
@@ -132,6 +137,10 @@ def test_seeded_keys_behave_as_keys_made_through_the_api(tmp_path, materials):
                 assert openssl_verify(m.public_pem, alg, b"seeded", sig, tmp_path / spec), spec
         mac = kms.generate_mac(KeyId=key_id(3), Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
         assert kms.verify_mac(KeyId=key_id(3), Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")["MacValid"]
+        sig = kms.sign(KeyId=key_id(6), Message=b"g", MessageType="RAW", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        assert kms.verify(KeyId=key_id(6), Message=b"g", MessageType="RAW", Signature=sig,
+                          SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+        assert (meta[key_id(7)]["KeySpec"], meta[key_id(7)]["KeyState"]) == ("ML_DSA_44", "Enabled")
         # The AWS CLI, as a user types it, by alias.
         code, out, err = aws_cli(ep, "describe-key", "--key-id", "alias/app")
         assert code == 0, err

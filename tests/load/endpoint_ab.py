@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -30,13 +28,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gpfi_load import free_port, wrk_post
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -69,25 +63,9 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def to_ms(v: str) -> float:
-    n, unit = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-
 def wrk(url: str, target: str, body: dict, connections: int, duration: str) -> dict:
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write('wrk.method = "POST"\n' + f"wrk.body = '{json.dumps(body)}'\n"
-                 'wrk.headers["Content-Type"] = "application/x-amz-json-1.1"\n'
-                 f'wrk.headers["X-Amz-Target"] = "TrentService.{target}"\n')
-    script.close()
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url + "/"],
-                         capture_output=True, text=True, check=True).stdout
-    os.unlink(script.name)
-    if "Non-2xx" in out:
-        raise RuntimeError(f"errors under load:\n{out}")
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
-    return {"p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    return wrk_post(url, json.dumps(body), {"Content-Type": "application/x-amz-json-1.1",
+                                            "X-Amz-Target": f"TrentService.{target}"}, connections, duration)
 
 
 def main() -> None:

@@ -125,6 +125,26 @@ def external_key(server: Server) -> str:
     return server.call("CreateKey", {"Origin": "EXTERNAL"})["KeyMetadata"]["KeyId"]
 
 
+def wrk_post(url: str, body: str, headers: dict, connections: int, duration: str) -> dict:
+    """POSTs `body` with `headers` for `duration` (one wrk thread); p50, p99 (ms), req/s and
+    requests, and an error if any answer was not 2xx."""
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write('wrk.method = "POST"\n' + f"wrk.body = '{body}'\n")
+    for k, v in headers.items():
+        if k.lower() not in ("content-length", "host"):
+            script.write(f'wrk.headers["{k}"] = "{v}"\n')
+    script.close()
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url + "/"],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors under load:\n{out}")
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    return {"p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", default="10s")

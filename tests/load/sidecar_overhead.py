@@ -39,7 +39,7 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 
-from gpfi_load import free_port, to_ms
+from gpfi_load import free_port, wrk_post as wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "target" / "release"
@@ -64,24 +64,6 @@ def signed_headers(url: str, body: str) -> dict:
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.GetParametersForImport"})
     botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "kms", "us-east-1").add_auth(req)
     return dict(req.prepare().headers)
-
-
-def wrk(url: str, body: str, headers: dict, connections: int, duration: str) -> dict:
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write('wrk.method = "POST"\n' + f"wrk.body = '{body}'\n")
-    for k, v in headers.items():
-        if k.lower() not in ("content-length", "host"):
-            script.write(f'wrk.headers["{k}"] = "{v}"\n')
-    script.close()
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url + "/"],
-                         capture_output=True, text=True, check=True).stdout
-    os.unlink(script.name)
-    if "Non-2xx" in out:
-        raise RuntimeError(f"errors under load:\n{out}")
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
-    return {"p50": to_ms(lat["50"]), "p99": to_ms(lat["99"]),
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
 
 
 def machine_busy_seconds() -> float:

@@ -501,4 +501,38 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
     }
+
+    /// The settings that bound the WAL and choose durability are on every connection.
+    #[test]
+    fn connections_carry_the_wal_bounds_and_the_durability() {
+        let path = temp_db();
+        drop(SqliteStore::open(&path, Synchronous::Full).unwrap());
+        for (synchronous, expected) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+            let c = open_connection(&path, synchronous).unwrap();
+            let get = |pragma: &str| -> i64 {
+                c.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                    .unwrap()
+            };
+            assert_eq!(get("synchronous"), expected);
+            assert_eq!(get("wal_autocheckpoint"), WAL_CHECKPOINT_PAGES as i64);
+            assert_eq!(get("journal_size_limit"), WAL_SIZE_LIMIT as i64);
+        }
+    }
+
+    /// A call that fails does not give its connection back; the next call opens a fresh one.
+    #[tokio::test]
+    async fn a_failed_call_drops_its_connection() {
+        let store = SqliteStore::open(&temp_db(), Synchronous::Normal).unwrap();
+        assert_eq!(lock(&store.idle).len(), 1);
+        let failed = store
+            .with(|c| c.execute_batch("SELECT * FROM no_such_table").map_err(err))
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(lock(&store.idle).len(), 0);
+        store
+            .with(|c| c.execute_batch("SELECT 1").map_err(err))
+            .await
+            .unwrap();
+        assert_eq!(lock(&store.idle).len(), 1);
+    }
 }
