@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Every test of the project, in the order a failure is cheapest to find: formatting, lints, the
-# Rust unit, conformance and property tests and the AWS SDK for Rust tests, then the end-to-end
+# Every test of the project, after installing what they need (tests/setup.sh), in the order a
+# failure is cheapest to find: formatting, lints, the Rust unit, conformance and property tests and the AWS SDK for Rust tests, then the end-to-end
 # suite (boto3, the AWS CLI, openssl) against the real binaries, then the SAM template lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the tests need, installed if missing (see tests/setup.sh for the list).
+tests/setup.sh
 
 # A DynamoDB-API server (moto) on loopback for the DynamoDB store's tests, stopped on exit.
 moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

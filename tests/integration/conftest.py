@@ -1,7 +1,7 @@
 """Fixtures that run the real kms-api binary and talk to it through real clients.
 
-Every test gets clients for an endpoint started from `target/debug/kms-api` (or the binary in
-$KMS_MOCK_BIN) with its own data folder and port, so tests never share state unless they
+Every test gets clients for an endpoint started from cargo's `debug/kms-api` (in the target
+directory cargo reports, or the binary in $KMS_MOCK_BIN_DIR) with its own data folder and port, so tests never share state unless they
 ask to (the `Endpoint.start` helper can start a second process on the same folder).
 """
 
@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -23,7 +24,10 @@ import botocore.config
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN_DIR = Path(os.environ.get("KMS_MOCK_BIN_DIR", ROOT / "target" / "debug"))
+sys.path.insert(0, str(ROOT / "tests"))
+from cargo_target import target_dir  # noqa: E402
+
+BIN_DIR = Path(os.environ["KMS_MOCK_BIN_DIR"]) if os.environ.get("KMS_MOCK_BIN_DIR") else target_dir() / "debug"
 KMS_API = BIN_DIR / "kms-api"
 ACCOUNT = "111122223333"
 REGION = "us-east-1"

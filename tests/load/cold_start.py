@@ -38,7 +38,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAMBDA_DIR = ROOT / "target" / "lambda"
+sys.path.insert(0, str(ROOT / "tests"))
+from cargo_target import target_dir  # noqa: E402
+
+LAMBDA_DIR = target_dir() / "lambda"
 FUNCTIONS = ["kms-api", "get-parameters-for-import", "pool-refill", "policy-sidecar"]
 SECRET = base64.b64encode(bytes(range(32))).decode()
 

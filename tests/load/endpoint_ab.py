@@ -11,7 +11,7 @@ Rounds are interleaved (baseline, candidate, baseline, ...) so that drift on the
 both alike; the table gives medians and the candidate / baseline ratio.
 
 Usage: python3 tests/load/endpoint_ab.py --baseline /path/to/old/target/release
-           [--candidate target/release] [--duration 5s] [--rounds 3] [--connections 4]
+           [--candidate <cargo's target directory>/release] [--duration 5s] [--rounds 3] [--connections 4]
 Needs: wrk (Debian package) and both release builds (cargo build --release -p kms-api).
 """
 
@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gpfi_load import free_port, wrk_post
+from gpfi_load import free_port, target_dir, wrk_post
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def wrk(url: str, target: str, body: dict, connections: int, duration: str) -> d
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", required=True, type=Path, help="folder with the baseline kms-api")
-    ap.add_argument("--candidate", default=ROOT / "target" / "release", type=Path)
+    ap.add_argument("--candidate", default=target_dir() / "release", type=Path)
     ap.add_argument("--duration", default="5s")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=4)

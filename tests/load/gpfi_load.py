@@ -24,13 +24,17 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "target" / "release" / "kms-api"
+sys.path.insert(0, str(ROOT / "tests"))
+from cargo_target import target_dir  # noqa: E402
+
+BIN = target_dir() / "release" / "kms-api"
 SPECS = ["RSA_2048", "RSA_3072", "RSA_4096"]
 
 

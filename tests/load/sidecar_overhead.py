@@ -39,10 +39,10 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 
-from gpfi_load import free_port, wrk_post as wrk
+from gpfi_load import free_port, target_dir, wrk_post as wrk
 
 ROOT = Path(__file__).resolve().parents[2]
-RELEASE = ROOT / "target" / "release"
+RELEASE = target_dir() / "release"
 
 
 def start(args: list, env: dict, port: int) -> subprocess.Popen:

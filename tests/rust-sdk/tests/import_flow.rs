@@ -23,6 +23,17 @@ use aws_sdk_kms::types::{
     KeyState, KeyUsageType, OriginType, SigningAlgorithmSpec, WrappingKeySpec,
 };
 
+/// The folder cargo put this test's profile in (`<target>/debug`), wherever the target directory
+/// is (`CARGO_TARGET_DIR`, a workspace setting): the test runs from `<target>/debug/deps/`, and
+/// the workspace's binaries sit beside `deps`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("<target>/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
 /// A `kms-api` process on a free port with its own data folder; killed on drop.
 struct Endpoint {
     child: Child,
@@ -32,10 +43,9 @@ struct Endpoint {
 
 impl Endpoint {
     fn start() -> Self {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let bin = std::env::var_os("KMS_MOCK_BIN_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/debug"))
+            .unwrap_or_else(profile_dir)
             .join("kms-api");
         assert!(
             bin.exists(),
