@@ -13,7 +13,9 @@ use std::fmt;
 pub enum ErrorCode {
     AccessDenied,
     AlreadyExists,
+    CloudHsmClusterNotFound,
     Conflict,
+    CustomKeyStoreNotFound,
     Disabled,
     DryRunOperation,
     DependencyTimeout,
@@ -45,6 +47,8 @@ pub enum ErrorCode {
     UnrecognizedClient,
     UnsupportedOperation,
     Validation,
+    XksProxyUriUnreachable,
+    XksProxyVpcEndpointServiceNotFound,
 }
 
 impl ErrorCode {
@@ -54,7 +58,9 @@ impl ErrorCode {
         match self {
             AccessDenied => "AccessDeniedException",
             AlreadyExists => "AlreadyExistsException",
+            CloudHsmClusterNotFound => "CloudHsmClusterNotFoundException",
             Conflict => "ConflictException",
+            CustomKeyStoreNotFound => "CustomKeyStoreNotFoundException",
             Disabled => "DisabledException",
             DryRunOperation => "DryRunOperationException",
             DependencyTimeout => "DependencyTimeoutException",
@@ -86,6 +92,8 @@ impl ErrorCode {
             UnrecognizedClient => "UnrecognizedClientException",
             UnsupportedOperation => "UnsupportedOperationException",
             Validation => "ValidationException",
+            XksProxyUriUnreachable => "XksProxyUriUnreachableException",
+            XksProxyVpcEndpointServiceNotFound => "XksProxyVpcEndpointServiceNotFoundException",
         }
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::crypto::material::canonical_import;
-use crate::domain::arn::{Scope, is_valid_account, is_valid_region};
+use crate::domain::arn::{Scope, is_key_id, is_valid_account, is_valid_region};
 use crate::domain::key::Tag;
 use crate::domain::material::Expiry;
 use crate::domain::spec::{KeyFamily, KeySpec, KeyUsage, Origin};
@@ -268,27 +268,13 @@ fn key_of_path(value: &serde_json::Value, path: &str) -> Option<String> {
     )
 }
 
-fn is_key_id(id: &str) -> bool {
-    let lower_hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    match id.strip_prefix("mrk-") {
-        Some(hex) => hex.len() == 32 && lower_hex(hex),
-        None => {
-            let parts: Vec<&str> = id.split('-').collect();
-            parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| lower_hex(p))
-        }
-    }
-}
-
 fn check_key(
     k: SeedKeyFile,
     base: &Path,
     fail: &dyn Fn(&str, String) -> SeedError,
     default_scope: &Scope,
 ) -> Result<SeedKey, SeedError> {
-    if !is_key_id(&k.key_id) {
+    if !is_key_id(&k.key_id) || k.key_id != k.key_id.to_ascii_lowercase() {
         return Err(fail(
             "KeyId",
             format!(

@@ -150,7 +150,7 @@ def test_the_files_are_what_the_generator_writes():
 
 def test_every_operation_has_an_http_event():
     operations = re.findall(r'^\s+(\w+) = "\w+",$', OPERATION_SOURCE.read_text(), re.M)
-    assert len(operations) == 32
+    assert len(operations) == 43
     covered = {name.split(".")[1] for name in event_files("kms-api.")}
     assert sorted(kebab(op) for op in operations if kebab(op) not in covered) == []
 
@@ -166,6 +166,11 @@ def test_http_events_have_the_shape_api_gateway_and_function_urls_deliver():
         assert e["isBase64Encoded"] == (not name.startswith("kms-api.create-key.")), name
         expected_route = "$default" if name.endswith(".function-url.json") else "POST /"
         assert e["routeKey"] == expected_route, name
+
+
+NO_CUSTOM_KEY_STORE = {"__type": "CustomKeyStoreNotFoundException", "message":
+                       "The request was rejected because KMS cannot find a custom key store with the specified key "
+                       "store name or ID."}
 
 
 @pytest.mark.parametrize("name", event_files("kms-api."))
@@ -186,6 +191,14 @@ def test_http_event_as_shipped(watch, name):
         assert all(k["KeyArn"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{k['KeyId']}" for k in body["Keys"])
     elif name in ("kms-api.delete-alias.json", "kms-api.update-alias.json"):
         assert (status, body) == (400, ALIAS_NOT_FOUND)
+    elif name == "kms-api.generate-random.32-bytes.json":
+        assert status == 200 and len(base64.b64decode(body["Plaintext"])) == 32
+    elif name == "kms-api.describe-custom-key-stores.json":
+        assert (status, body) == (200, {"CustomKeyStores": [], "Truncated": False})
+    elif name == "kms-api.create-custom-key-store.cloudhsm.json":
+        assert (status, body["__type"]) == (400, "CloudHsmClusterNotFoundException")
+    elif "custom-key-store" in name:
+        assert (status, body) == (400, NO_CUSTOM_KEY_STORE)
     else:
         assert (status, body) == (400, NOT_FOUND)
 

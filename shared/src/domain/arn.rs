@@ -127,6 +127,15 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// A key id is a UUID, or `mrk-` and 32 lowercase hex digits for multi-Region keys.
+pub fn is_key_id(s: &str) -> bool {
+    if let Some(hex) = s.strip_prefix("mrk-") {
+        return hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    }
+    uuid::Uuid::try_parse(s).is_ok_and(|u| u.hyphenated().to_string() == s.to_ascii_lowercase())
+        && s.len() == 36
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

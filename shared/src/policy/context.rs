@@ -231,6 +231,13 @@ impl Facts {
                 self.add_request_tags(body);
             }
             PutKeyPolicy => self.add_bypass(body),
+            TagResource => self.add_request_tags(body),
+            UntagResource => {
+                if let Some(Value::Array(keys)) = body.get("TagKeys") {
+                    let keys = keys.iter().filter_map(Value::as_str).map(str::to_string);
+                    self.set("aws:TagKeys", keys.collect());
+                }
+            }
             Encrypt | Decrypt | GenerateDataKey | GenerateDataKeyWithoutPlaintext => {
                 copy("EncryptionAlgorithm", "kms:EncryptionAlgorithm");
                 if let Some(Value::Object(ctx)) = body.get("EncryptionContext") {

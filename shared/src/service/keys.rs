@@ -14,7 +14,7 @@ use crate::domain::arn::Scope;
 use crate::domain::key::{Deletion, KeyMetadata, KeyRecord, Tag};
 use crate::domain::refusal::state_error;
 use crate::domain::spec::{KeyFamily, KeyMaterialState, KeySpec, KeyState, KeyUsage, Origin};
-use crate::error::{ErrorCode, KmsError, KmsResult};
+use crate::error::{KmsError, KmsResult};
 use crate::store::{Versioned, Write, update_key};
 
 #[derive(Debug, Deserialize)]
@@ -130,12 +130,7 @@ fn check_create(
                 None => {
                     KmsError::validation(format!("Origin {origin} requires a CustomKeyStoreId."))
                 }
-                Some(id) => KmsError::new(
-                    ErrorCode::NotFound,
-                    format!(
-                        "Custom key store {id} does not exist in kms-import-mock, which has no custom key stores."
-                    ),
-                ),
+                Some(id) => super::custom_key_stores::no_such_store(id),
             });
         }
         _ if r.custom_key_store_id.is_some() => {
@@ -166,23 +161,8 @@ fn check_create(
             "KeySpec {spec} is not supported for Origin EXTERNAL"
         )));
     }
-    check_tags(&r.tags)?;
+    super::tags::check_tags(&r.tags)?;
     Ok((spec, usage, origin))
-}
-
-fn check_tags(tags: &[Tag]) -> KmsResult<()> {
-    for (i, t) in tags.iter().enumerate() {
-        if t.tag_key.starts_with("aws:") {
-            return Err(KmsError::new(
-                ErrorCode::Tag,
-                "Tags beginning with aws: are reserved for AWS use",
-            ));
-        }
-        if tags[..i].iter().any(|o| o.tag_key == t.tag_key) {
-            return Err(KmsError::new(ErrorCode::Tag, "Duplicate tag keys"));
-        }
-    }
-    Ok(())
 }
 
 impl Kms {

@@ -3,6 +3,7 @@
 
 mod agreement;
 mod aliases;
+mod custom_key_stores;
 mod encryption;
 mod import;
 mod keys;
@@ -10,10 +11,12 @@ mod mac;
 mod marker;
 mod parameters;
 mod policies;
+mod random;
 mod resolve;
 mod rotation;
 mod seed;
 mod signing;
+mod tags;
 mod usage;
 
 use std::sync::Arc;
@@ -210,6 +213,27 @@ impl Kms {
             O::ScheduleKeyDeletion => respond(self.schedule_key_deletion(ctx, req(body)?).await),
             O::Sign => respond(self.sign(ctx, req(body)?).await),
             O::UpdateAlias => respond(self.update_alias(ctx, req(body)?).await),
+            O::TagResource => respond(self.tag_resource(ctx, req(body)?).await),
+            O::UntagResource => respond(self.untag_resource(ctx, req(body)?).await),
+            O::ListResourceTags => respond(self.list_resource_tags(ctx, req(body)?).await),
+            O::UpdateKeyDescription => respond(self.update_key_description(ctx, req(body)?).await),
+            O::GenerateRandom => respond(self.generate_random(ctx, req(body)?).await),
+            O::DescribeCustomKeyStores => {
+                respond(self.describe_custom_key_stores(ctx, req(body)?).await)
+            }
+            O::CreateCustomKeyStore => respond(
+                self.create_custom_key_store(ctx, req(body)?)
+                    .await
+                    .map(|()| Empty {}),
+            ),
+            O::ConnectCustomKeyStore
+            | O::DisconnectCustomKeyStore
+            | O::UpdateCustomKeyStore
+            | O::DeleteCustomKeyStore => respond(
+                self.named_custom_key_store(ctx, req(body)?)
+                    .await
+                    .map(|()| Empty {}),
+            ),
             O::Verify => respond(self.verify(ctx, req(body)?).await),
             O::VerifyMac => respond(self.verify_mac(ctx, req(body)?).await),
         }

@@ -4,6 +4,7 @@
 
 use super::{Kms, RequestContext};
 use crate::clock::Timestamp;
+pub use crate::domain::arn::is_key_id;
 use crate::domain::arn::{Arn, Scope, partition_of};
 use crate::domain::key::KeyRecord;
 use crate::error::{ErrorCode, KmsError, KmsResult};
@@ -46,15 +47,6 @@ pub enum KeyRef {
     KeyArn { scope: Scope, key_id: String },
     AliasName(String),
     AliasArn { scope: Scope, alias_name: String },
-}
-
-/// A key id is a UUID, or `mrk-` and 32 lowercase hex digits for multi-Region keys.
-pub fn is_key_id(s: &str) -> bool {
-    if let Some(hex) = s.strip_prefix("mrk-") {
-        return hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    }
-    uuid::Uuid::try_parse(s).is_ok_and(|u| u.hyphenated().to_string() == s.to_ascii_lowercase())
-        && s.len() == 36
 }
 
 pub(crate) fn not_found_key(arn: &str) -> KmsError {

@@ -226,8 +226,12 @@ impl Sidecar {
             },
         );
         self.authorize(caller, op, &body, &targets, facts, record)?;
-        if op == Operation::PutKeyPolicy
-            && let Some(Target::Key(k)) = targets.first()
+        // What the decision reads of a key and these change: its policy, and its tags
+        // (`aws:ResourceTag/*`), which take effect at once.
+        if matches!(
+            op,
+            Operation::PutKeyPolicy | Operation::TagResource | Operation::UntagResource
+        ) && let Some(Target::Key(k)) = targets.first()
         {
             let stale = (k.record.scope.clone(), k.record.key_id.clone());
             // Dropped now and again once the endpoint has answered: a request in between must

@@ -42,7 +42,9 @@ impl Quota {
             | VerifyMac
             | Sign
             | Verify
-            | DeriveSharedSecret => Quota::Cryptographic(match spec.map(KeySpec::family) {
+            | DeriveSharedSecret
+            // Counted with the symmetric cryptographic operations (quotas page).
+            | GenerateRandom => Quota::Cryptographic(match spec.map(KeySpec::family) {
                 Some(KeyFamily::Rsa) => CryptoKind::Rsa,
                 Some(KeyFamily::Ecc | KeyFamily::Sm2) => CryptoKind::Ecc,
                 Some(KeyFamily::MlDsa) => CryptoKind::MlDsa,

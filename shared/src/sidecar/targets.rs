@@ -50,7 +50,16 @@ impl Sidecar {
         Ok(match op {
             // Identity policies alone (Resource "*"), as AWS does, even when ListAliases
             // names a key.
-            CreateKey | ListKeys | ListAliases => Vec::new(),
+            CreateKey
+            | ListKeys
+            | ListAliases
+            | GenerateRandom
+            | CreateCustomKeyStore
+            | ConnectCustomKeyStore
+            | DeleteCustomKeyStore
+            | DescribeCustomKeyStores
+            | DisconnectCustomKeyStore
+            | UpdateCustomKeyStore => Vec::new(),
             // On the alias (IAM policy) and on the key it will name (key policy).
             CreateAlias => {
                 let (_, arn) = alias(text("AliasName"))?;
