@@ -202,6 +202,30 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// `KeyPairSpec` of GenerateDataKeyPair: the asymmetric key specs a data key pair can have.
+    pub enum DataKeyPairSpec {
+        Rsa2048 = "RSA_2048",
+        Rsa3072 = "RSA_3072",
+        Rsa4096 = "RSA_4096",
+        EccNistP256 = "ECC_NIST_P256",
+        EccNistP384 = "ECC_NIST_P384",
+        EccNistP521 = "ECC_NIST_P521",
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+        Sm2 = "SM2",
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+    }
+}
+
+impl DataKeyPairSpec {
+    /// The key spec of the same name, whose material the pair is.
+    pub fn key_spec(self) -> KeySpec {
+        self.as_str()
+            .parse()
+            .expect("every KeyPairSpec is a KeySpec")
+    }
+}
+
 /// The broad kind of material a key spec stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFamily {

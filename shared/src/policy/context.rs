@@ -238,18 +238,13 @@ impl Facts {
                     self.set("aws:TagKeys", keys.collect());
                 }
             }
+            GenerateDataKeyPair | GenerateDataKeyPairWithoutPlaintext => {
+                copy("KeyPairSpec", "kms:DataKeyPairSpec");
+                self.add_encryption_context(body);
+            }
             Encrypt | Decrypt | GenerateDataKey | GenerateDataKeyWithoutPlaintext => {
                 copy("EncryptionAlgorithm", "kms:EncryptionAlgorithm");
-                if let Some(Value::Object(ctx)) = body.get("EncryptionContext") {
-                    let mut keys = Vec::with_capacity(ctx.len());
-                    for (k, v) in ctx {
-                        if let Some(v) = v.as_str() {
-                            self.set_one(&format!("kms:EncryptionContext:{k}"), v);
-                        }
-                        keys.push(k.clone());
-                    }
-                    self.set("kms:EncryptionContextKeys", keys);
-                }
+                self.add_encryption_context(body);
             }
             Sign | Verify => {
                 copy("SigningAlgorithm", "kms:SigningAlgorithm");
@@ -262,6 +257,20 @@ impl Facts {
         // However the alias is named: `alias/x`, or its ARN (the condition sees `alias/x`).
         if let Some(alias) = text("KeyId").as_deref().and_then(alias_name) {
             self.set_one("kms:RequestAlias", alias);
+        }
+    }
+
+    /// `kms:EncryptionContext:<key>` and `kms:EncryptionContextKeys`.
+    fn add_encryption_context(&mut self, body: &Value) {
+        if let Some(Value::Object(ctx)) = body.get("EncryptionContext") {
+            let mut keys = Vec::with_capacity(ctx.len());
+            for (k, v) in ctx {
+                if let Some(v) = v.as_str() {
+                    self.set_one(&format!("kms:EncryptionContext:{k}"), v);
+                }
+                keys.push(k.clone());
+            }
+            self.set("kms:EncryptionContextKeys", keys);
         }
     }
 

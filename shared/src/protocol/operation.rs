@@ -24,6 +24,8 @@ wire_enum! {
         EnableKeyRotation = "EnableKeyRotation",
         Encrypt = "Encrypt",
         GenerateDataKey = "GenerateDataKey",
+        GenerateDataKeyPair = "GenerateDataKeyPair",
+        GenerateDataKeyPairWithoutPlaintext = "GenerateDataKeyPairWithoutPlaintext",
         GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext",
         GenerateMac = "GenerateMac",
         GenerateRandom = "GenerateRandom",

@@ -147,7 +147,7 @@ impl Kms {
     }
 
     /// Symmetric encryption under the key's current version.
-    fn seal_symmetric(
+    pub(super) fn seal_symmetric(
         &self,
         key: &KeyRecord,
         context: &BTreeMap<String, String>,

@@ -4,6 +4,7 @@
 mod agreement;
 mod aliases;
 mod custom_key_stores;
+mod data_key_pair;
 mod encryption;
 mod import;
 mod keys;
@@ -218,6 +219,11 @@ impl Kms {
             O::ListResourceTags => respond(self.list_resource_tags(ctx, req(body)?).await),
             O::UpdateKeyDescription => respond(self.update_key_description(ctx, req(body)?).await),
             O::GenerateRandom => respond(self.generate_random(ctx, req(body)?).await),
+            O::GenerateDataKeyPair => respond(self.generate_data_key_pair(ctx, req(body)?).await),
+            O::GenerateDataKeyPairWithoutPlaintext => respond(
+                self.generate_data_key_pair_without_plaintext(ctx, req(body)?)
+                    .await,
+            ),
             O::DescribeCustomKeyStores => {
                 respond(self.describe_custom_key_stores(ctx, req(body)?).await)
             }

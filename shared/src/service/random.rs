@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::custom_key_stores::no_such_store;
+use super::usage::recipient_unsupported;
 use super::{Kms, RequestContext};
 use crate::crypto::fill_random;
 use crate::error::{KmsError, KmsResult};
@@ -37,12 +38,7 @@ impl Kms {
         let n = r
             .number_of_bytes
             .ok_or_else(|| KmsError::validation("NumberOfBytes is required."))?;
-        if r.recipient.is_some() {
-            // The mock's own text: it cannot check a Nitro Enclaves attestation document.
-            return Err(KmsError::unsupported(
-                "kms-import-mock does not verify Nitro Enclaves attestation documents (Recipient).",
-            ));
-        }
+        recipient_unsupported(&r.recipient)?;
         let mut bytes = vec![0u8; n as usize];
         fill_random(&mut bytes);
         Ok(GenerateRandomResponse {

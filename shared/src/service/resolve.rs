@@ -30,6 +30,8 @@ impl Aliases {
             | Decrypt
             | GenerateDataKey
             | GenerateDataKeyWithoutPlaintext
+            | GenerateDataKeyPair
+            | GenerateDataKeyPairWithoutPlaintext
             | Sign
             | Verify
             | GenerateMac

@@ -14,6 +14,8 @@ use crate::policy::{Caller, CallerKind};
 /// Members that carry secrets or bulky binary data: left out of records.
 const OMITTED: &[&str] = &[
     "Plaintext",
+    "PrivateKeyPlaintext",
+    "PrivateKeyCiphertextBlob",
     "CiphertextBlob",
     "EncryptedKeyMaterial",
     "ImportToken",

@@ -51,6 +51,8 @@ pub fn is_cross_account(op: Operation) -> bool {
             | Decrypt
             | GenerateDataKey
             | GenerateDataKeyWithoutPlaintext
+            | GenerateDataKeyPair
+            | GenerateDataKeyPairWithoutPlaintext
             | Sign
             | Verify
             | GenerateMac

@@ -38,6 +38,8 @@ impl Quota {
             | Decrypt
             | GenerateDataKey
             | GenerateDataKeyWithoutPlaintext
+            | GenerateDataKeyPair
+            | GenerateDataKeyPairWithoutPlaintext
             | GenerateMac
             | VerifyMac
             | Sign
