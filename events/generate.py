@@ -118,6 +118,8 @@ HTTP_EVENTS: list[tuple[str, str, dict, str, str]] = [
     ("update-key-description", "UpdateKeyDescription",
      {"KeyId": KEY, "Description": "described from events/"}, "http-api", "base64"),
     ("generate-random.32-bytes", "GenerateRandom", {"NumberOfBytes": 32}, "http-api", "base64"),
+    ("re-encrypt", "ReEncrypt",
+     {"CiphertextBlob": placeholder("a ciphertext from Encrypt"), "DestinationKeyId": KEY}, "http-api", "base64"),
     ("generate-data-key-pair.ecc-p256", "GenerateDataKeyPair",
      {"KeyId": KEY, "KeyPairSpec": "ECC_NIST_P256", "EncryptionContext": {"purpose": "example"}},
      "http-api", "base64"),

@@ -40,6 +40,7 @@ wire_enum! {
         ListKeys = "ListKeys",
         ListResourceTags = "ListResourceTags",
         PutKeyPolicy = "PutKeyPolicy",
+        ReEncrypt = "ReEncrypt",
         RotateKeyOnDemand = "RotateKeyOnDemand",
         ScheduleKeyDeletion = "ScheduleKeyDeletion",
         Sign = "Sign",

@@ -19,6 +19,7 @@ use crate::domain::key::KeyRecord;
 use crate::domain::spec::{DataKeySpec, EncryptionAlgorithm, KeyFamily, KeyUsage};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::protocol::blob::Blob;
+use crate::values::MaterialId;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -81,6 +82,13 @@ pub(super) struct GenerateDataKeyResponse {
     plaintext: Option<Blob>,
     key_id: String,
     key_material_id: String,
+}
+
+/// What a ciphertext opened to: the key, the plaintext, and (symmetric) the material version.
+pub(super) struct Opened {
+    pub key: KeyRecord,
+    pub plaintext: Vec<u8>,
+    pub material_id: Option<MaterialId>,
 }
 
 /// The RSA-OAEP parameters of an RSA key's encryption algorithm.
@@ -173,43 +181,55 @@ impl Kms {
         let alg = r
             .encryption_algorithm
             .unwrap_or(EncryptionAlgorithm::SymmetricDefault);
-        check_algorithm(&key, alg)?;
-        let ciphertext = match key.key_spec.family() {
+        let (ciphertext, _) =
+            self.encrypt_with(&key, alg, &r.encryption_context, &r.plaintext.0, r.dry_run)?;
+        Ok(EncryptResponse {
+            ciphertext_blob: Blob(ciphertext),
+            key_id: key.arn(),
+            encryption_algorithm: alg,
+        })
+    }
+
+    /// Encrypt's work on a usable key: the ciphertext, and the material version of a symmetric
+    /// one. `dry_run` stops it where AWS stops it (after every check).
+    pub(super) fn encrypt_with(
+        &self,
+        key: &KeyRecord,
+        alg: EncryptionAlgorithm,
+        context: &BTreeMap<String, String>,
+        plaintext: &[u8],
+        dry: Option<bool>,
+    ) -> KmsResult<(Vec<u8>, Option<MaterialId>)> {
+        check_algorithm(key, alg)?;
+        match key.key_spec.family() {
             KeyFamily::Symmetric => {
-                dry_run(r.dry_run)?;
-                self.seal_symmetric(&key, &r.encryption_context, &r.plaintext.0)?
-                    .0
+                dry_run(dry)?;
+                let (blob, id) = self.seal_symmetric(key, context, plaintext)?;
+                Ok((blob, Some(id)))
             }
             KeyFamily::Rsa => {
-                no_context_for_asymmetric(&r.encryption_context)?;
-                let (_, material) = self.current_material(&key)?;
+                no_context_for_asymmetric(context)?;
+                let (_, material) = self.current_material(key)?;
                 let Material::Rsa(pair, _) = material else {
                     return Err(KmsError::internal("RSA key with other material"));
                 };
                 // The length limit comes before DryRun, as AWS checks it.
-                let oaep = oaep(&key, alg)?;
-                let ciphertext = oaep_encrypt(&pair, oaep, &r.plaintext.0).map_err(|e| match e {
+                let oaep = oaep(key, alg)?;
+                let ciphertext = oaep_encrypt(&pair, oaep, plaintext).map_err(|e| match e {
                     OaepRefusal::TooLong { max } => KmsError::validation(format!(
                         "Algorithm {alg} and key spec {} cannot encrypt data larger than {max} bytes.",
                         key.key_spec
                     )),
                     OaepRefusal::Key => KmsError::internal("RSA public key"),
                 })?;
-                dry_run(r.dry_run)?;
-                ciphertext
+                dry_run(dry)?;
+                Ok((ciphertext, None))
             }
-            _ => {
-                return Err(KmsError::unsupported(format!(
-                    "kms-import-mock cannot encrypt with {} keys.",
-                    key.key_spec
-                )));
-            }
-        };
-        Ok(EncryptResponse {
-            ciphertext_blob: Blob(ciphertext),
-            key_id: key.arn(),
-            encryption_algorithm: alg,
-        })
+            _ => Err(KmsError::unsupported(format!(
+                "kms-import-mock cannot encrypt with {} keys.",
+                key.key_spec
+            ))),
+        }
     }
 
     pub(super) async fn decrypt(
@@ -225,9 +245,41 @@ impl Kms {
         let alg = r
             .encryption_algorithm
             .unwrap_or(EncryptionAlgorithm::SymmetricDefault);
-        let named = match &r.key_id {
+        let opened = self
+            .decrypt_with(
+                ctx,
+                &blob,
+                r.key_id.as_deref(),
+                &r.encryption_context,
+                alg,
+                "Decrypt",
+                r.dry_run,
+            )
+            .await?;
+        Ok(DecryptResponse {
+            key_id: opened.key.arn(),
+            plaintext: Blob(opened.plaintext),
+            encryption_algorithm: alg,
+            key_material_id: opened.material_id.map(|id| id.to_hex()),
+        })
+    }
+
+    /// Decrypt's work: the key (named, or the one a symmetric ciphertext names), checked for
+    /// `operation`, and the plaintext. `dry_run` stops it once every check has passed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn decrypt_with(
+        &self,
+        ctx: &RequestContext,
+        blob: &[u8],
+        key_id: Option<&str>,
+        context: &BTreeMap<String, String>,
+        alg: EncryptionAlgorithm,
+        operation: &str,
+        dry: Option<bool>,
+    ) -> KmsResult<Opened> {
+        let named = match key_id {
             Some(id) => Some(
-                self.key_for_use(ctx, id, KeyUsage::EncryptDecrypt, "Decrypt")
+                self.key_for_use(ctx, id, KeyUsage::EncryptDecrypt, operation)
                     .await?,
             ),
             None => None,
@@ -238,28 +290,27 @@ impl Kms {
         if alg != EncryptionAlgorithm::SymmetricDefault {
             // Asymmetric: the blob says nothing about its key, so KeyId is needed.
             let key = named.ok_or_else(|| KmsError::bare(ErrorCode::InvalidCiphertext))?;
-            no_context_for_asymmetric(&r.encryption_context)?;
-            dry_run(r.dry_run)?;
+            no_context_for_asymmetric(context)?;
+            dry_run(dry)?;
             let (_, material) = self.current_material(&key)?;
             let Material::Rsa(_, pkcs8) = material else {
                 return Err(KmsError::internal("RSA key with other material"));
             };
-            let plain = oaep_decrypt(&pkcs8, oaep(&key, alg)?, &blob).map_err(|key_broken| {
+            let plaintext = oaep_decrypt(&pkcs8, oaep(&key, alg)?, blob).map_err(|key_broken| {
                 if key_broken {
                     KmsError::internal("RSA private key")
                 } else {
                     KmsError::bare(ErrorCode::InvalidCiphertext)
                 }
             })?;
-            return Ok(DecryptResponse {
-                key_id: key.arn(),
-                plaintext: Blob(plain),
-                encryption_algorithm: alg,
-                key_material_id: None,
+            return Ok(Opened {
+                key,
+                plaintext,
+                material_id: None,
             });
         }
 
-        let header = envelope::read_header(&blob)
+        let header = envelope::read_header(blob)
             .ok_or_else(|| KmsError::bare(ErrorCode::InvalidCiphertext))?;
         let key = match named {
             Some(key) => {
@@ -273,24 +324,23 @@ impl Kms {
             }
             None => {
                 let arn = blob_key_arn(&header, &ctx.scope.region);
-                self.key_for_use(ctx, &arn, KeyUsage::EncryptDecrypt, "Decrypt")
+                self.key_for_use(ctx, &arn, KeyUsage::EncryptDecrypt, operation)
                     .await?
             }
         };
         if key.material(header.material_id).is_none() {
             return Err(KmsError::bare(ErrorCode::InvalidCiphertext));
         }
-        dry_run(r.dry_run)?;
+        dry_run(dry)?;
         let Material::Symmetric(aes) = self.open_material(&key, header.material_id)? else {
             return Err(KmsError::bare(ErrorCode::InvalidCiphertext));
         };
-        let plain = envelope::open(&blob, &aes, &r.encryption_context)
+        let plaintext = envelope::open(blob, &aes, context)
             .ok_or_else(|| KmsError::bare(ErrorCode::InvalidCiphertext))?;
-        Ok(DecryptResponse {
-            key_id: key.arn(),
-            plaintext: Blob(plain),
-            encryption_algorithm: alg,
-            key_material_id: Some(header.material_id.to_hex()),
+        Ok(Opened {
+            key,
+            plaintext,
+            material_id: Some(header.material_id),
         })
     }
 

@@ -13,6 +13,7 @@ mod marker;
 mod parameters;
 mod policies;
 mod random;
+mod reencrypt;
 mod resolve;
 mod rotation;
 mod seed;
@@ -219,6 +220,7 @@ impl Kms {
             O::ListResourceTags => respond(self.list_resource_tags(ctx, req(body)?).await),
             O::UpdateKeyDescription => respond(self.update_key_description(ctx, req(body)?).await),
             O::GenerateRandom => respond(self.generate_random(ctx, req(body)?).await),
+            O::ReEncrypt => respond(self.re_encrypt(ctx, req(body)?).await),
             O::GenerateDataKeyPair => respond(self.generate_data_key_pair(ctx, req(body)?).await),
             O::GenerateDataKeyPairWithoutPlaintext => respond(
                 self.generate_data_key_pair_without_plaintext(ctx, req(body)?)

@@ -24,17 +24,22 @@ impl Sidecar {
         record: &mut Option<AuditRecord>,
     ) -> KmsResult<()> {
         facts.add_request(op, body);
-        let action = format!("kms:{op}");
+        if let (Operation::ReEncrypt, [Target::Key(from), Target::Key(to)]) = (op, targets) {
+            facts.set(
+                "kms:ReEncryptOnSameKey",
+                vec![(from.arn == to.arn).to_string()],
+            );
+        }
         let identity_policies = self
             .config
             .identity_policies
             .get(&caller.principal_arn)
             .or_else(|| self.config.identity_policies.get(&caller.arn))
             .map_or(&[][..], Vec::as_slice);
-        let mut decide_on = |resource: Resource, facts: &Facts| {
+        let mut decide_on = |action: &str, resource: Resource, facts: &Facts| {
             let preq = PolicyRequest {
                 caller,
-                action: &action,
+                action,
                 resource,
                 cross_account: is_cross_account(op),
                 facts,
@@ -46,12 +51,13 @@ impl Sidecar {
             decision.error(&preq).map_or(Ok(()), Err)
         };
         if targets.is_empty() {
-            decide_on(Resource::Any, &facts)?;
+            decide_on(&action(op, 0), Resource::Any, &facts)?;
         }
         let last = targets.len().saturating_sub(1);
         for (i, target) in targets.iter().enumerate() {
             match target {
                 Target::Alias(arn) => decide_on(
+                    &action(op, i),
                     Resource::Alias {
                         arn,
                         account: &caller.account,
@@ -71,10 +77,21 @@ impl Sidecar {
                         account: &k.record.scope.account,
                         policy: &k.policy,
                     };
-                    decide_on(Resource::Key(key), &key_facts)?;
+                    decide_on(&action(op, i), Resource::Key(key), &key_facts)?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The action a request needs on its `i`-th target: the operation's own, except ReEncrypt's,
+/// which reads with `kms:ReEncryptFrom` on its source and writes with `kms:ReEncryptTo` on its
+/// destination (both in the key policy).
+fn action(op: Operation, i: usize) -> String {
+    match (op, i) {
+        (Operation::ReEncrypt, 0) => "kms:ReEncryptFrom".into(),
+        (Operation::ReEncrypt, _) => "kms:ReEncryptTo".into(),
+        _ => format!("kms:{op}"),
     }
 }

@@ -53,6 +53,7 @@ pub fn is_cross_account(op: Operation) -> bool {
             | GenerateDataKeyWithoutPlaintext
             | GenerateDataKeyPair
             | GenerateDataKeyPairWithoutPlaintext
+            | ReEncrypt
             | Sign
             | Verify
             | GenerateMac

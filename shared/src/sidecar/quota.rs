@@ -40,6 +40,7 @@ impl Quota {
             | GenerateDataKeyWithoutPlaintext
             | GenerateDataKeyPair
             | GenerateDataKeyPairWithoutPlaintext
+            | ReEncrypt
             | GenerateMac
             | VerifyMac
             | Sign

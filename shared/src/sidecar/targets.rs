@@ -86,6 +86,29 @@ impl Sidecar {
                     Target::Key(self.key(scope, &name, Aliases::Accepted).await?),
                 ]
             }
+            // From the source key (named, or the one the ciphertext names), to the destination.
+            ReEncrypt => {
+                let source = match text("SourceKeyId") {
+                    Some(id) => self.key(scope, id, Aliases::Accepted).await?,
+                    None => {
+                        use base64::Engine;
+                        let blob = text("CiphertextBlob")
+                            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                            .ok_or_else(missing_ciphertext)?;
+                        let arn = decrypt_key_without_key_id(
+                            &blob,
+                            text("SourceEncryptionAlgorithm"),
+                            &scope.region,
+                        )?;
+                        self.key(scope, &arn, Aliases::Accepted).await?
+                    }
+                };
+                let destination = text("DestinationKeyId").unwrap_or_default();
+                vec![
+                    Target::Key(source),
+                    Target::Key(self.key(scope, destination, Aliases::Accepted).await?),
+                ]
+            }
             Decrypt if text("KeyId").is_none() => {
                 // The ciphertext names its key (see crypto::envelope).
                 use base64::Engine;
