@@ -118,6 +118,7 @@ HTTP_EVENTS: list[tuple[str, str, dict, str, str]] = [
     ("update-key-description", "UpdateKeyDescription",
      {"KeyId": KEY, "Description": "described from events/"}, "http-api", "base64"),
     ("generate-random.32-bytes", "GenerateRandom", {"NumberOfBytes": 32}, "http-api", "base64"),
+    ("get-key-last-usage", "GetKeyLastUsage", {"KeyId": KEY}, "http-api", "base64"),
     ("re-encrypt", "ReEncrypt",
      {"CiphertextBlob": placeholder("a ciphertext from Encrypt"), "DestinationKeyId": KEY}, "http-api", "base64"),
     ("generate-data-key-pair.ecc-p256", "GenerateDataKeyPair",

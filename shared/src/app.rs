@@ -192,6 +192,7 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "could not save the pool file"),
             }
         }
+        kms.flush_usage().await;
         if let Err(e) = kms.store.close().await {
             tracing::warn!(error = %e, "could not tidy the store at exit");
         }

@@ -190,9 +190,32 @@ impl Endpoint {
                 Err(e)
             }
         };
+        let request_id = uuid::Uuid::new_v4().to_string();
         match result {
-            Ok(body) => kms_response(StatusCode::OK, body),
-            Err(e) => error_response(&e),
+            Ok(body) => {
+                self.note_use(target, &body, &request_id);
+                kms_response(StatusCode::OK, body, &request_id)
+            }
+            Err(e) => kms_response(status_of(&e), e.to_body(), &request_id),
+        }
+    }
+
+    /// A successful cryptographic operation, for GetKeyLastUsage: the keys its answer names
+    /// (ReEncrypt's two, the others' one).
+    fn note_use(&self, target: Option<&str>, body: &[u8], request_id: &str) {
+        let Ok(op) = wire::operation(target) else {
+            return;
+        };
+        if !crate::service::is_tracked(op) {
+            return;
+        }
+        let Ok(answer) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        for member in ["SourceKeyId", "KeyId"] {
+            if let Some(arn) = answer.get(member).and_then(|v| v.as_str()) {
+                self.kms.record_use(arn, op, request_id);
+            }
         }
     }
 
@@ -268,19 +291,22 @@ fn log_call<T>(op: &str, out: &Result<T, KmsError>, elapsed: Duration) {
     }
 }
 
-fn kms_response(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
+fn kms_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Response<Bytes> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, CONTENT_TYPE)
-        .header("x-amzn-RequestId", uuid::Uuid::new_v4().to_string())
+        .header("x-amzn-RequestId", request_id)
         .body(Bytes::from(body))
         .expect("valid response")
 }
 
+fn status_of(e: &KmsError) -> StatusCode {
+    StatusCode::from_u16(e.code.http_status()).expect("valid status")
+}
+
 /// A KMS error as the wire carries it.
 pub fn error_response(e: &KmsError) -> Response<Bytes> {
-    let status = StatusCode::from_u16(e.code.http_status()).expect("valid status");
-    kms_response(status, e.to_body())
+    kms_response(status_of(e), e.to_body(), &uuid::Uuid::new_v4().to_string())
 }
 
 fn json_page(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {

@@ -224,4 +224,4 @@ def test_every_operation_of_the_model_is_served(kms):
     assert len(served) == 54
     assert missing == sorted([
         "CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
-        "ReplicateKey", "UpdatePrimaryRegion", "GetKeyLastUsage"]), "the operations still to build (issue 17, issue 16)"
+        "ReplicateKey", "UpdatePrimaryRegion"]), "the operations still to build (issue 17, issue 16)"

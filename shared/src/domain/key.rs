@@ -55,6 +55,17 @@ pub struct KeyRecord {
     /// Automatic rotation period in days while automatic rotation is on (AWS_KMS keys).
     #[serde(default)]
     pub rotation_period_days: Option<u32>,
+    /// The last successful cryptographic operation (GetKeyLastUsage), as last written back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_usage: Option<LastUsage>,
+}
+
+/// A successful cryptographic operation on a key: which, when, and its request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastUsage {
+    pub operation: String,
+    pub timestamp: Timestamp,
+    pub request_id: String,
 }
 
 impl KeyRecord {
@@ -241,6 +252,7 @@ pub(crate) mod tests {
             materials: vec![],
             on_demand_rotation: None,
             rotation_period_days: None,
+            last_usage: None,
         }
     }
 

@@ -64,6 +64,7 @@ fn key_record(tags: &[(&str, &str)]) -> crate::domain::key::KeyRecord {
         materials: Vec::new(),
         on_demand_rotation: None,
         rotation_period_days: None,
+        last_usage: None,
     }
 }
 

@@ -29,6 +29,7 @@ wire_enum! {
         GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext",
         GenerateMac = "GenerateMac",
         GenerateRandom = "GenerateRandom",
+        GetKeyLastUsage = "GetKeyLastUsage",
         GetKeyRotationStatus = "GetKeyRotationStatus",
         GetKeyPolicy = "GetKeyPolicy",
         GetParametersForImport = "GetParametersForImport",

@@ -191,6 +191,7 @@ impl Kms {
             materials: Vec::new(),
             on_demand_rotation: None,
             rotation_period_days: None,
+            last_usage: None,
         };
         if explicit_policy {
             super::policies::check_key_policy(

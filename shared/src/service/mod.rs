@@ -8,6 +8,7 @@ mod data_key_pair;
 mod encryption;
 mod import;
 mod keys;
+mod last_usage;
 mod mac;
 mod marker;
 mod parameters;
@@ -44,6 +45,7 @@ pub use crate::domain::key::check_alias_name;
 pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
 #[cfg(test)]
 pub use keys::default_key_policy;
+pub use last_usage::is_tracked;
 pub use resolve::{Aliases, KeyRef, resolve_key};
 
 /// How many parsed wrapping keys a process keeps (about 8 KB each for RSA_4096).
@@ -62,6 +64,8 @@ pub struct Kms {
     pub wrapping_keys: Arc<WrappingKeyCache>,
     /// Refills the shared pool in the store when this process finds it low (off: `None`).
     pub shared_top_up: Option<Arc<SharedTopUp>>,
+    /// Cryptographic uses of keys, for GetKeyLastUsage.
+    pub usage: Arc<last_usage::UsageLog>,
 }
 
 /// Who is calling, and where: the caller's account and the region the request went to.
@@ -123,6 +127,7 @@ impl Kms {
             rotation_delay: Duration::ZERO,
             wrapping_keys: Arc::new(WrappingKeyCache::new(WRAPPING_KEY_CACHE)),
             shared_top_up: None,
+            usage: Arc::default(),
         }
     }
 
@@ -221,6 +226,7 @@ impl Kms {
             O::UpdateKeyDescription => respond(self.update_key_description(ctx, req(body)?).await),
             O::GenerateRandom => respond(self.generate_random(ctx, req(body)?).await),
             O::ReEncrypt => respond(self.re_encrypt(ctx, req(body)?).await),
+            O::GetKeyLastUsage => respond(self.get_key_last_usage(ctx, req(body)?).await),
             O::GenerateDataKeyPair => respond(self.generate_data_key_pair(ctx, req(body)?).await),
             O::GenerateDataKeyPairWithoutPlaintext => respond(
                 self.generate_data_key_pair_without_plaintext(ctx, req(body)?)

@@ -145,6 +145,7 @@ impl Kms {
             materials: Vec::new(),
             on_demand_rotation: None,
             rotation_period_days: None,
+            last_usage: None,
         };
         for (j, v) in entry.versions.iter().enumerate() {
             let canonical = match &v.source {
