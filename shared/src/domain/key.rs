@@ -58,6 +58,9 @@ pub struct KeyRecord {
     /// The last successful cryptographic operation (GetKeyLastUsage), as last written back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_usage: Option<LastUsage>,
+    /// Grants on this key, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<super::grant::Grant>,
 }
 
 /// A successful cryptographic operation on a key: which, when, and its request id.
@@ -253,6 +256,7 @@ pub(crate) mod tests {
             on_demand_rotation: None,
             rotation_period_days: None,
             last_usage: None,
+            grants: Vec::new(),
         }
     }
 

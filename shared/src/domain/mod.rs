@@ -1,6 +1,7 @@
 //! Keys as KMS models them: specs, states, ARNs and the scope keys live in.
 
 pub mod arn;
+pub mod grant;
 pub mod key;
 mod lifecycle;
 pub mod material;

@@ -232,6 +232,11 @@ impl Facts {
             }
             PutKeyPolicy => self.add_bypass(body),
             TagResource => self.add_request_tags(body),
+            CreateGrant => {
+                copy("GranteePrincipal", "kms:GranteePrincipal");
+                copy("RetiringPrincipal", "kms:RetiringPrincipal");
+                self.add_grant_request(body);
+            }
             UntagResource => {
                 if let Some(Value::Array(keys)) = body.get("TagKeys") {
                     let keys = keys.iter().filter_map(Value::as_str).map(str::to_string);
@@ -258,6 +263,20 @@ impl Facts {
         if let Some(alias) = text("KeyId").as_deref().and_then(alias_name) {
             self.set_one("kms:RequestAlias", alias);
         }
+    }
+
+    /// CreateGrant's `kms:GrantOperations`, `kms:GrantConstraintType` and
+    /// `kms:GrantIsForAWSResource`.
+    fn add_grant_request(&mut self, body: &Value) {
+        if let Some(Value::Array(ops)) = body.get("Operations") {
+            let ops = ops.iter().filter_map(Value::as_str).map(str::to_string);
+            self.set("kms:GrantOperations", ops.collect());
+        }
+        if let Some(Value::Object(c)) = body.get("Constraints") {
+            self.set("kms:GrantConstraintType", c.keys().cloned().collect());
+        }
+        // Grants the mock's callers make are never an AWS service's.
+        self.set_one("kms:GrantIsForAWSResource", "false");
     }
 
     /// `kms:EncryptionContext:<key>` and `kms:EncryptionContextKeys`.

@@ -65,6 +65,7 @@ fn key_record(tags: &[(&str, &str)]) -> crate::domain::key::KeyRecord {
         on_demand_rotation: None,
         rotation_period_days: None,
         last_usage: None,
+        grants: Vec::new(),
     }
 }
 

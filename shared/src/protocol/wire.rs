@@ -83,7 +83,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let e = operation(Some("TrentService.CreateGrant")).unwrap_err();
+        let e = operation(Some("TrentService.ReplicateKey")).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnsupportedOperation);
     }
 

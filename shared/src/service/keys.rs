@@ -192,6 +192,7 @@ impl Kms {
             on_demand_rotation: None,
             rotation_period_days: None,
             last_usage: None,
+            grants: Vec::new(),
         };
         if explicit_policy {
             super::policies::check_key_policy(

@@ -6,6 +6,7 @@ mod aliases;
 mod custom_key_stores;
 mod data_key_pair;
 mod encryption;
+mod grants;
 mod import;
 mod keys;
 mod last_usage;
@@ -43,6 +44,7 @@ use crate::wrapping::shared::SharedTopUp;
 
 pub use crate::domain::key::check_alias_name;
 pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
+pub use grants::read_grant_token;
 #[cfg(test)]
 pub use keys::default_key_policy;
 pub use last_usage::is_tracked;
@@ -172,6 +174,17 @@ impl Kms {
         raw_body: &[u8],
     ) -> KmsResult<Vec<u8>> {
         let body = wire::body(op, raw_body)?;
+        // Grant tokens must name grants that exist (InvalidGrantTokenException is modelled for
+        // every operation that takes them but DescribeKey; CreateGrant checks its own).
+        if !matches!(op, Operation::DescribeKey | Operation::CreateGrant)
+            && let Some(Value::Array(tokens)) = body.get("GrantTokens")
+        {
+            let tokens: Vec<String> = tokens
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect();
+            self.check_grant_tokens(ctx, &tokens).await?;
+        }
         self.dispatch(ctx, op, body).await
     }
 
@@ -227,6 +240,11 @@ impl Kms {
             O::GenerateRandom => respond(self.generate_random(ctx, req(body)?).await),
             O::ReEncrypt => respond(self.re_encrypt(ctx, req(body)?).await),
             O::GetKeyLastUsage => respond(self.get_key_last_usage(ctx, req(body)?).await),
+            O::CreateGrant => respond(self.create_grant(ctx, req(body)?).await),
+            O::ListGrants => respond(self.list_grants(ctx, req(body)?).await),
+            O::ListRetirableGrants => respond(self.list_retirable_grants(ctx, req(body)?).await),
+            O::RetireGrant => respond(self.retire_grant(ctx, req(body)?).await),
+            O::RevokeGrant => respond(self.revoke_grant(ctx, req(body)?).await),
             O::GenerateDataKeyPair => respond(self.generate_data_key_pair(ctx, req(body)?).await),
             O::GenerateDataKeyPairWithoutPlaintext => respond(
                 self.generate_data_key_pair_without_plaintext(ctx, req(body)?)

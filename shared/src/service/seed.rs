@@ -146,6 +146,7 @@ impl Kms {
             on_demand_rotation: None,
             rotation_period_days: None,
             last_usage: None,
+            grants: Vec::new(),
         };
         for (j, v) in entry.versions.iter().enumerate() {
             let canonical = match &v.source {

@@ -7,8 +7,11 @@ use serde_json::Value;
 use super::audit::{self, AuditRecord};
 use super::targets::Target;
 use super::{Sidecar, is_cross_account, note};
+use crate::domain::grant::{Grant, GrantOperation};
 use crate::error::KmsResult;
-use crate::policy::evaluate::{self, KeyTarget, Request as PolicyRequest, Resource};
+use crate::policy::evaluate::{
+    self, Decision, DenyReason, KeyTarget, Request as PolicyRequest, Resource,
+};
 use crate::policy::{Caller, Facts};
 use crate::protocol::operation::Operation;
 
@@ -23,6 +26,18 @@ impl Sidecar {
         mut facts: Facts,
         record: &mut Option<AuditRecord>,
     ) -> KmsResult<()> {
+        // Who may retire a grant is not a policy question (DG: "kms:RetireGrant alone does not
+        // allow principals to retire a grant"): the retiring principal, the grantee with
+        // RetireGrant, or the grant's account. The endpoint checks it on the grant itself.
+        if op == Operation::RetireGrant {
+            note(record, |r| {
+                r.policy_decision = Some(serde_json::json!({
+                    "decision": "Allow",
+                    "reason": "RetireGrant: the retiring principal, the grantee or the grant's account, checked on the grant"
+                }))
+            });
+            return Ok(());
+        }
         facts.add_request(op, body);
         if let (Operation::ReEncrypt, [Target::Key(from), Target::Key(to)]) = (op, targets) {
             facts.set(
@@ -36,7 +51,9 @@ impl Sidecar {
             .get(&caller.principal_arn)
             .or_else(|| self.config.identity_policies.get(&caller.arn))
             .map_or(&[][..], Vec::as_slice);
-        let mut decide_on = |action: &str, resource: Resource, facts: &Facts| {
+        // Who the caller is, for a grant's grantee: the caller, or for a session its role.
+        let principals = [caller.arn.as_str(), caller.principal_arn.as_str()];
+        let mut decide_on = |action: &str, resource: Resource, facts: &Facts, grants: &[Grant]| {
             let preq = PolicyRequest {
                 caller,
                 action,
@@ -45,13 +62,27 @@ impl Sidecar {
                 facts,
             };
             let decision = evaluate::evaluate(&preq, identity_policies);
+            // A grant allows what the policies leave undecided; an explicit deny still wins.
+            if let Decision::Deny { reason, .. } = &decision
+                && !matches!(
+                    reason,
+                    DenyReason::ExplicitDenyInKeyPolicy | DenyReason::ExplicitDenyInIdentityPolicy
+                )
+                && let Some(g) = granted(grants, &principals, action, body)
+            {
+                note(record, |r| {
+                    r.policy_decision =
+                        Some(serde_json::json!({"decision": "Allow", "grant": g.grant_id}))
+                });
+                return Ok(());
+            }
             note(record, |r| {
                 r.policy_decision = Some(audit::decision(&decision))
             });
             decision.error(&preq).map_or(Ok(()), Err)
         };
         if targets.is_empty() {
-            decide_on(&action(op, 0), Resource::Any, &facts)?;
+            decide_on(&action(op, 0), Resource::Any, &facts, &[])?;
         }
         let last = targets.len().saturating_sub(1);
         for (i, target) in targets.iter().enumerate() {
@@ -63,6 +94,7 @@ impl Sidecar {
                         account: &caller.account,
                     },
                     &facts,
+                    &[],
                 )?,
                 Target::Key(k) => {
                     // Each key's own resource keys; the request's are shared.
@@ -77,7 +109,12 @@ impl Sidecar {
                         account: &k.record.scope.account,
                         policy: &k.policy,
                     };
-                    decide_on(&action(op, i), Resource::Key(key), &key_facts)?;
+                    decide_on(
+                        &action(op, i),
+                        Resource::Key(key),
+                        &key_facts,
+                        &k.record.grants,
+                    )?;
                 }
             }
         }
@@ -94,4 +131,27 @@ fn action(op: Operation, i: usize) -> String {
         (Operation::ReEncrypt, _) => "kms:ReEncryptTo".into(),
         _ => format!("kms:{op}"),
     }
+}
+
+/// The grant that allows `action` (`kms:<op>`) to one of `principals`, with the encryption
+/// context the request carries for it (ReEncrypt's source and destination have their own).
+fn granted<'g>(
+    grants: &'g [Grant],
+    principals: &[&str],
+    action: &str,
+    body: &Value,
+) -> Option<&'g Grant> {
+    let operation: GrantOperation = action.strip_prefix("kms:")?.parse().ok()?;
+    let member = match operation {
+        GrantOperation::ReEncryptFrom => "SourceEncryptionContext",
+        GrantOperation::ReEncryptTo => "DestinationEncryptionContext",
+        _ => "EncryptionContext",
+    };
+    let context: std::collections::BTreeMap<String, String> = body
+        .get(member)
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    grants
+        .iter()
+        .find(|g| g.allows(principals, operation, &context))
 }

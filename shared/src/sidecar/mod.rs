@@ -60,6 +60,10 @@ pub fn is_cross_account(op: Operation) -> bool {
             | VerifyMac
             | DeriveSharedSecret
             | GetKeyRotationStatus
+            | CreateGrant
+            | ListGrants
+            | RevokeGrant
+            | RetireGrant
     )
 }
 
@@ -233,7 +237,12 @@ impl Sidecar {
         // (`aws:ResourceTag/*`), which take effect at once.
         if matches!(
             op,
-            Operation::PutKeyPolicy | Operation::TagResource | Operation::UntagResource
+            Operation::PutKeyPolicy
+                | Operation::TagResource
+                | Operation::UntagResource
+                | Operation::CreateGrant
+                | Operation::RetireGrant
+                | Operation::RevokeGrant
         ) && let Some(Target::Key(k)) = targets.first()
         {
             let stale = (k.record.scope.clone(), k.record.key_id.clone());

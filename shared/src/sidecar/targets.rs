@@ -12,7 +12,8 @@ use crate::error::{KmsError, KmsResult};
 use crate::policy::{Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::service::{
-    Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, missing_ciphertext, resolve_key,
+    Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, missing_ciphertext,
+    read_grant_token, resolve_key,
 };
 
 pub(super) struct CachedKey {
@@ -59,7 +60,23 @@ impl Sidecar {
             | DeleteCustomKeyStore
             | DescribeCustomKeyStores
             | DisconnectCustomKeyStore
-            | UpdateCustomKeyStore => Vec::new(),
+            | UpdateCustomKeyStore
+            | ListRetirableGrants => Vec::new(),
+            // The key a grant token names, or the one named.
+            RetireGrant => {
+                let key = match text("GrantToken") {
+                    Some(token) => {
+                        read_grant_token(token).map(|(arn, _)| arn).ok_or_else(|| {
+                            KmsError::new(
+                                crate::error::ErrorCode::InvalidGrantToken,
+                                "The grant token is not valid.",
+                            )
+                        })?
+                    }
+                    None => text("KeyId").unwrap_or_default().to_string(),
+                };
+                vec![Target::Key(self.key(scope, &key, Aliases::Refused).await?)]
+            }
             // On the alias (IAM policy) and on the key it will name (key policy).
             CreateAlias => {
                 let (_, arn) = alias(text("AliasName"))?;
