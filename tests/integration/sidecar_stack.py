@@ -129,3 +129,19 @@ class LambdaStack(Stack):
 
 
 STACKS = {"proxy": ProxyStack, "extension": LambdaStack}
+
+
+def started(mode: str, config: dict, prefix: str):
+    """A stack of `mode` with `config` in a fresh folder, started; a generator for module
+    fixtures (stopped when the module's tests are done)."""
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=f"{prefix}-{mode}-"))
+    s = STACKS[mode](work, config=config)
+    try:
+        s.start()
+    except Exception:
+        s.stop()
+        raise
+    yield s
+    s.stop()

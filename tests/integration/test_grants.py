@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
-from pathlib import Path
 
 import botocore.exceptions
 import pytest
 
 from conftest import aws_cli
-from sidecar_stack import STACKS
+from sidecar_stack import started
 
 ACCOUNT = "111122223333"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -118,15 +116,7 @@ CONFIG = {
 
 @pytest.fixture(scope="module", params=["proxy", "extension"])
 def stack(request):
-    work = Path(tempfile.mkdtemp(prefix=f"kms-grants-{request.param}-"))
-    s = STACKS[request.param](work, config=CONFIG)
-    try:
-        s.start()
-    except Exception:
-        s.stop()
-        raise
-    yield s
-    s.stop()
+    yield from started(request.param, CONFIG, "kms-grants")
 
 
 def test_grants_decide_in_the_sidecar(stack):

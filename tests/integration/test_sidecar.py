@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import tempfile
-from pathlib import Path
 
 import botocore.exceptions
 import pytest
 
 from byok import wrap
 from conftest import REGION
-from sidecar_stack import STACKS
+from sidecar_stack import started
 
 ACCOUNT = "111122223333"
 PARTNER_ACCOUNT = "444455556666"
@@ -54,15 +52,7 @@ CONFIG = {
 
 @pytest.fixture(scope="module", params=["proxy", "extension"])
 def stack(request):
-    work = Path(tempfile.mkdtemp(prefix=f"kms-sidecar-{request.param}-"))
-    s = STACKS[request.param](work, config=CONFIG)
-    try:
-        s.start()
-    except Exception:
-        s.stop()
-        raise
-    yield s
-    s.stop()
+    yield from started(request.param, CONFIG, "kms-sidecar")
 
 
 def refused(call, code: str, message: str | None = None):

@@ -129,7 +129,7 @@ pub fn read_grant_token(token: &str) -> Option<(String, String)> {
 }
 
 /// The text AWS sends for an unusable grant token was never captured.
-fn invalid_token() -> KmsError {
+pub fn invalid_token() -> KmsError {
     KmsError::new(
         ErrorCode::InvalidGrantToken,
         "The grant token is not valid.",

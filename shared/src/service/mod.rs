@@ -44,7 +44,7 @@ use crate::wrapping::shared::SharedTopUp;
 
 pub use crate::domain::key::check_alias_name;
 pub use encryption::{decrypt_key_without_key_id, missing_ciphertext};
-pub use grants::read_grant_token;
+pub use grants::{invalid_token as invalid_grant_token, read_grant_token};
 #[cfg(test)]
 pub use keys::default_key_policy;
 pub use last_usage::is_tracked;

@@ -12,8 +12,8 @@ use crate::error::{KmsError, KmsResult};
 use crate::policy::{Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::service::{
-    Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, missing_ciphertext,
-    read_grant_token, resolve_key,
+    Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, invalid_grant_token,
+    missing_ciphertext, read_grant_token, resolve_key,
 };
 
 pub(super) struct CachedKey {
@@ -65,14 +65,9 @@ impl Sidecar {
             // The key a grant token names, or the one named.
             RetireGrant => {
                 let key = match text("GrantToken") {
-                    Some(token) => {
-                        read_grant_token(token).map(|(arn, _)| arn).ok_or_else(|| {
-                            KmsError::new(
-                                crate::error::ErrorCode::InvalidGrantToken,
-                                "The grant token is not valid.",
-                            )
-                        })?
-                    }
+                    Some(token) => read_grant_token(token)
+                        .map(|(arn, _)| arn)
+                        .ok_or_else(invalid_grant_token)?,
                     None => text("KeyId").unwrap_or_default().to_string(),
                 };
                 vec![Target::Key(self.key(scope, &key, Aliases::Refused).await?)]
