@@ -179,7 +179,6 @@ impl std::error::Error for SeedError {}
 /// AWS's limits, from the service model (CreateKey, TagResource, CreateAlias).
 const MAX_DESCRIPTION: usize = 8192;
 const MAX_POLICY: usize = 32768;
-const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 const MAX_ALIAS: usize = 256;
@@ -470,11 +469,10 @@ fn from_pem(raw: &[u8]) -> Result<Vec<u8>, String> {
     Ok(pem.into_contents())
 }
 
+/// The model's lengths (which the wire checks for API calls), then the rules TagResource
+/// applies.
 fn check_tags(tags: &[Tag]) -> Result<(), String> {
-    if tags.len() > MAX_TAGS {
-        return Err(format!("more than {MAX_TAGS} tags"));
-    }
-    for (i, t) in tags.iter().enumerate() {
+    for t in tags {
         if t.tag_key.is_empty() || t.tag_key.chars().count() > MAX_TAG_KEY {
             return Err(format!(
                 "tag key {:?}: 1 to {MAX_TAG_KEY} characters",
@@ -487,17 +485,8 @@ fn check_tags(tags: &[Tag]) -> Result<(), String> {
                 t.tag_key
             ));
         }
-        if t.tag_key.starts_with("aws:") {
-            return Err(format!(
-                "tag key {:?}: keys beginning with aws: are reserved",
-                t.tag_key
-            ));
-        }
-        if tags[..i].iter().any(|o| o.tag_key == t.tag_key) {
-            return Err(format!("tag key {:?} appears twice", t.tag_key));
-        }
     }
-    Ok(())
+    crate::domain::key::check_tags(tags).map_err(|e| e.message.unwrap_or_default().into_owned())
 }
 
 #[cfg(test)]

@@ -109,6 +109,7 @@ CONFIG = {
         {"access_key_id": "AKIAAPP", "secret_access_key": "app-secret", "session_token": "app-session",
          "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/app/run"},
         {"access_key_id": "AKIABOB", "secret_access_key": "bob-secret", "principal": BOB},
+        {"access_key_id": "AKIAEVE", "secret_access_key": "eve-secret", "principal": "arn:aws:iam::444455556666:user/eve"},
     ],
     "identity_policies": {},
 }
@@ -142,8 +143,20 @@ def test_grants_decide_in_the_sidecar(stack):
     # Never the import operations, whatever a grant says (there is no such grant operation).
     assert error(lambda: app.get_parameters_for_import(KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_256",
                                                        WrappingKeySpec="RSA_4096"))[0] == "AccessDeniedException"
+    # Someone the grant does not name, from another account, may not retire it: the sidecar
+    # refuses on the grant itself, before the endpoint.
+    eve = stack.client(key="AKIAEVE", secret="eve-secret")
+    assert error(lambda: eve.retire_grant(KeyId=key, GrantId=grant["GrantId"])) == (
+        "AccessDeniedException", "User: arn:aws:iam::444455556666:user/eve is not authorized to perform: "
+        "kms:RetireGrant on this resource because it is neither the grant's retiring principal nor its grantee with RetireGrant")
+    refused = [r for r in stack.audit() if r["eventName"] == "RetireGrant"][-1]
+    assert refused["errorCode"] == "AccessDeniedException" and "policyDecision" not in refused
+    assert error(lambda: eve.retire_grant(KeyId=key, GrantId="0" * 64)) == (
+        "InvalidGrantIdException", f"Grant ID {'0' * 64} not found")
     # Retired by its retiring principal: it stops allowing at once.
     stack.client(key="AKIABOB", secret="bob-secret").retire_grant(KeyId=key, GrantId=grant["GrantId"])
+    retired = [r for r in stack.audit() if r["eventName"] == "RetireGrant"][-1]
+    assert retired["policyDecision"] == {"decision": "Allow", "grant": grant["GrantId"]}
     assert error(lambda: app.decrypt(CiphertextBlob=ct, EncryptionContext={"tenant": "a"})) == ("AccessDeniedException", no_grant)
     # An explicit deny in the key policy beats a grant.
     denied = root.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [

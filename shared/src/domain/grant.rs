@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::{KeyFamily, KeySpec, KeyUsage};
 use crate::clock::Timestamp;
+use crate::error::{ErrorCode, KmsError};
 use crate::wire_enum;
 
 wire_enum! {
@@ -155,4 +156,36 @@ impl Grant {
                 (Some(c), _) => c.admit(context),
             }
     }
+}
+
+impl Grant {
+    /// Who may retire it (DG): its retiring principal, its grantee when it lists RetireGrant,
+    /// or a principal of the account it was created in (`account_root`: the caller's
+    /// `arn:<partition>:iam::<account>:root`). `kms:RetireGrant` in a policy alone does not.
+    pub fn may_retire(&self, principals: &[&str], account_root: &str) -> bool {
+        self.retiring_principal
+            .as_deref()
+            .is_some_and(|p| principals.contains(&p))
+            || (principals.contains(&self.grantee_principal.as_str())
+                && self.operations.contains(&GrantOperation::RetireGrant))
+            || self.issuing_account == account_root
+    }
+}
+
+/// RetireGrant by someone the grant does not name (AWS's text was not captured).
+pub fn retire_refusal(caller_arn: &str) -> KmsError {
+    KmsError::new(
+        ErrorCode::AccessDenied,
+        format!(
+            "User: {caller_arn} is not authorized to perform: kms:RetireGrant on this resource because it is neither the grant's retiring principal nor its grantee with RetireGrant"
+        ),
+    )
+}
+
+/// An unknown grant id (AWS's text was not captured).
+pub fn grant_not_found(grant_id: &str) -> KmsError {
+    KmsError::new(
+        ErrorCode::InvalidGrantId,
+        format!("Grant ID {grant_id} not found"),
+    )
 }

@@ -212,6 +212,36 @@ pub struct AliasRecord {
     pub last_updated_date: Timestamp,
 }
 
+/// Tags a key may have (the TagException "Too many tags" at 51, captured on CreateKey).
+pub const MAX_TAGS: usize = 50;
+
+/// The tags of one request: no `aws:` prefix (any case, captured for `aws:` and `AWS:`), no
+/// key twice. Lengths are the service model's, checked with the body.
+pub fn check_tags(tags: &[Tag]) -> KmsResult<()> {
+    for (i, t) in tags.iter().enumerate() {
+        if t.tag_key
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+        {
+            return Err(KmsError::new(
+                ErrorCode::Tag,
+                "Tags beginning with aws: are reserved",
+            ));
+        }
+        if tags[..i].iter().any(|o| o.tag_key == t.tag_key) {
+            return Err(KmsError::new(ErrorCode::Tag, "Duplicate tag keys"));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(too_many_tags());
+    }
+    Ok(())
+}
+
+pub fn too_many_tags() -> KmsError {
+    KmsError::new(ErrorCode::Tag, "Too many tags")
+}
+
 /// An alias name must start with `alias/`, and `alias/aws/` belongs to AWS-managed keys.
 pub fn check_alias_name(name: &str) -> KmsResult<()> {
     if !name.starts_with("alias/") || name.len() == "alias/".len() {

@@ -14,7 +14,9 @@ use super::marker;
 use super::resolve::{Aliases, not_found_key};
 use super::{Empty, Kms, RequestContext, dry_run};
 use crate::clock::Timestamp;
-use crate::domain::grant::{Grant, GrantConstraints, GrantOperation, valid_operations};
+use crate::domain::grant::{
+    Grant, GrantConstraints, GrantOperation, grant_not_found, retire_refusal, valid_operations,
+};
 use crate::domain::key::KeyRecord;
 use crate::error::{ErrorCode, KmsError, KmsResult};
 use crate::policy::context::is_policy_holder;
@@ -361,26 +363,13 @@ impl Kms {
             .cloned()
             .ok_or_else(|| grant_not_found(&grant_id))?;
         let caller = [ctx.caller.arn.as_str(), ctx.caller.principal_arn.as_str()];
-        let may = grant
-            .retiring_principal
-            .as_deref()
-            .is_some_and(|p| caller.contains(&p))
-            || (caller.contains(&grant.grantee_principal.as_str())
-                && grant.operations.contains(&GrantOperation::RetireGrant))
-            || grant.issuing_account
-                == format!(
-                    "arn:{}:iam::{}:root",
-                    ctx.scope.partition(),
-                    ctx.caller.account
-                );
-        if !may {
-            return Err(KmsError::new(
-                ErrorCode::AccessDenied,
-                format!(
-                    "User: {} is not authorized to perform: kms:RetireGrant on this resource because it is neither the grant's retiring principal nor its grantee with RetireGrant",
-                    ctx.caller.arn
-                ),
-            ));
+        let root = format!(
+            "arn:{}:iam::{}:root",
+            ctx.scope.partition(),
+            ctx.caller.account
+        );
+        if !grant.may_retire(&caller, &root) {
+            return Err(retire_refusal(&ctx.caller.arn));
         }
         dry_run(r.dry_run)?;
         self.remove_grant(&key, &grant_id).await
@@ -415,12 +404,4 @@ impl Kms {
         })?;
         Ok(Empty {})
     }
-}
-
-/// AWS's text for an unknown grant id was not captured.
-fn grant_not_found(grant_id: &str) -> KmsError {
-    KmsError::new(
-        ErrorCode::InvalidGrantId,
-        format!("Grant ID {grant_id} not found"),
-    )
 }

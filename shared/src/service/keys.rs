@@ -161,7 +161,7 @@ fn check_create(
             "KeySpec {spec} is not supported for Origin EXTERNAL"
         )));
     }
-    super::tags::check_tags(&r.tags)?;
+    crate::domain::key::check_tags(&r.tags)?;
     Ok((spec, usage, origin))
 }
 

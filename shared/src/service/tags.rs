@@ -7,13 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::marker;
 use super::resolve::Aliases;
 use super::{Empty, Kms, RequestContext};
-use crate::domain::key::{KeyRecord, Tag};
+use crate::domain::key::{KeyRecord, MAX_TAGS, Tag, check_tags, too_many_tags};
 use crate::domain::refusal::state_error;
 use crate::domain::spec::KeyState;
-use crate::error::{ErrorCode, KmsError, KmsResult};
-
-/// Tags a key may have (the TagException "Too many tags" at 51, captured on CreateKey).
-pub(super) const MAX_TAGS: usize = 50;
+use crate::error::KmsResult;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -51,33 +48,6 @@ pub(super) struct ListResourceTagsResponse {
 pub(super) struct UpdateKeyDescriptionRequest {
     key_id: String,
     description: String,
-}
-
-/// The tags of one request: no `aws:` prefix (any case, captured for `aws:` and `AWS:`), no
-/// key twice. Lengths are the service model's, checked with the body.
-pub(super) fn check_tags(tags: &[Tag]) -> KmsResult<()> {
-    for (i, t) in tags.iter().enumerate() {
-        if t.tag_key
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
-        {
-            return Err(KmsError::new(
-                ErrorCode::Tag,
-                "Tags beginning with aws: are reserved",
-            ));
-        }
-        if tags[..i].iter().any(|o| o.tag_key == t.tag_key) {
-            return Err(KmsError::new(ErrorCode::Tag, "Duplicate tag keys"));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(too_many_tags());
-    }
-    Ok(())
-}
-
-fn too_many_tags() -> KmsError {
-    KmsError::new(ErrorCode::Tag, "Too many tags")
 }
 
 /// Tags and the description change on Enabled, Disabled and PendingImport keys; a key pending

@@ -7,13 +7,14 @@ use serde_json::Value;
 use super::audit::{self, AuditRecord};
 use super::targets::Target;
 use super::{Sidecar, is_cross_account, note};
-use crate::domain::grant::{Grant, GrantOperation};
-use crate::error::KmsResult;
+use crate::domain::grant::{Grant, GrantOperation, grant_not_found, retire_refusal};
+use crate::error::{KmsError, KmsResult};
 use crate::policy::evaluate::{
     self, Decision, DenyReason, KeyTarget, Request as PolicyRequest, Resource,
 };
 use crate::policy::{Caller, Facts};
 use crate::protocol::operation::Operation;
+use crate::service::{invalid_grant_token, read_grant_token};
 
 impl Sidecar {
     /// Allows the request, or the first refusal (in the order of `targets`), in AWS's words.
@@ -27,16 +28,10 @@ impl Sidecar {
         record: &mut Option<AuditRecord>,
     ) -> KmsResult<()> {
         // Who may retire a grant is not a policy question (DG: "kms:RetireGrant alone does not
-        // allow principals to retire a grant"): the retiring principal, the grantee with
-        // RetireGrant, or the grant's account. The endpoint checks it on the grant itself.
+        // allow principals to retire a grant"): the grant decides, as the endpoint's handler
+        // decides on the same record.
         if op == Operation::RetireGrant {
-            note(record, |r| {
-                r.policy_decision = Some(serde_json::json!({
-                    "decision": "Allow",
-                    "reason": "RetireGrant: the retiring principal, the grantee or the grant's account, checked on the grant"
-                }))
-            });
-            return Ok(());
+            return self.authorize_retire(caller, body, targets, record);
         }
         facts.add_request(op, body);
         if let (Operation::ReEncrypt, [Target::Key(from), Target::Key(to)]) = (op, targets) {
@@ -130,6 +125,49 @@ fn action(op: Operation, i: usize) -> String {
         (Operation::ReEncrypt, 0) => "kms:ReEncryptFrom".into(),
         (Operation::ReEncrypt, _) => "kms:ReEncryptTo".into(),
         _ => format!("kms:{op}"),
+    }
+}
+
+impl Sidecar {
+    fn authorize_retire(
+        &self,
+        caller: &Caller,
+        body: &Value,
+        targets: &[Target],
+        record: &mut Option<AuditRecord>,
+    ) -> KmsResult<()> {
+        let Some(Target::Key(k)) = targets.first() else {
+            return Err(KmsError::internal(
+                "RetireGrant names no key after resolution",
+            ));
+        };
+        let grant_id = match body.get("GrantToken").and_then(Value::as_str) {
+            Some(token) => read_grant_token(token).ok_or_else(invalid_grant_token)?.1,
+            None => body
+                .get("GrantId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let grant = k
+            .record
+            .grants
+            .iter()
+            .find(|g| g.grant_id == grant_id)
+            .ok_or_else(|| grant_not_found(&grant_id))?;
+        let root = format!(
+            "arn:{}:iam::{}:root",
+            k.record.scope.partition(),
+            caller.account
+        );
+        if !grant.may_retire(&[caller.arn.as_str(), caller.principal_arn.as_str()], &root) {
+            return Err(retire_refusal(&caller.arn));
+        }
+        note(record, |r| {
+            r.policy_decision =
+                Some(serde_json::json!({"decision": "Allow", "grant": grant.grant_id}))
+        });
+        Ok(())
     }
 }
 
