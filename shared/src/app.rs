@@ -148,8 +148,7 @@ impl App {
             }
         }
         pool.start_refill();
-        let mut kms = Kms::new(store, pool, Clock::system(), sealer)
-            .with_rotation_delay(config.rotation_delay);
+        let mut kms = Kms::new(store, pool, Clock::system(), sealer).with_delays(config.delays);
         if config.shared_pool.top_up {
             kms = kms.with_shared_top_up(config.shared_pool.targets);
         }

@@ -164,6 +164,24 @@ impl Clock {
     }
 }
 
+/// How long KMS's asynchronous changes take here; each completes by the clock alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delays {
+    /// An accepted RotateKeyOnDemand (AWS took 48 s to 2.6 min).
+    pub rotation: std::time::Duration,
+    /// A replica in `Creating` after ReplicateKey, and both keys in `Updating` after
+    /// UpdatePrimaryRegion (AWS: "seconds").
+    pub multi_region: std::time::Duration,
+}
+
+impl Delays {
+    /// Everything completes at once (in-process tests and benchmarks).
+    pub const NONE: Delays = Delays {
+        rotation: std::time::Duration::ZERO,
+        multi_region: std::time::Duration::ZERO,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,8 +196,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
     pub debug_api: bool,
-    /// How long an accepted RotateKeyOnDemand takes to complete.
-    pub rotation_delay: std::time::Duration,
+    /// How long on-demand rotations and multi-Region changes take to complete.
+    pub delays: crate::clock::Delays,
     pub limits: ConnectionLimits,
     /// `TOKIO_WORKER_THREADS`, when set (tokio reads it itself; this says whether it is).
     pub worker_threads: Option<String>,
@@ -464,10 +464,16 @@ impl Config {
                 format: log_format,
             },
             debug_api: flag("KMS_MOCK_DEBUG_API")?,
-            rotation_delay: std::time::Duration::from_secs(count(
-                "KMS_MOCK_ROTATION_DELAY_SECONDS",
-                0,
-            )? as u64),
+            delays: crate::clock::Delays {
+                rotation: std::time::Duration::from_secs(count(
+                    "KMS_MOCK_ROTATION_DELAY_SECONDS",
+                    0,
+                )? as u64),
+                multi_region: std::time::Duration::from_secs(count(
+                    "KMS_MOCK_MULTI_REGION_DELAY_SECONDS",
+                    2,
+                )? as u64),
+            },
             limits,
             worker_threads: var("TOKIO_WORKER_THREADS"),
             seed: var("KMS_MOCK_SEED").map(|v| PathBuf::from(v.trim())),
@@ -546,6 +552,7 @@ mod tests {
             ("KMS_MOCK_LOG_FORMAT", "xml"),
             ("KMS_MOCK_TOKEN_SECRET", "c2hvcnQ="),
             ("KMS_MOCK_ROTATION_DELAY_SECONDS", "soon"),
+            ("KMS_MOCK_MULTI_REGION_DELAY_SECONDS", "-2"),
             ("KMS_MOCK_SQLITE_SYNCHRONOUS", "off"),
             ("KMS_MOCK_SHUTDOWN_GRACE_SECONDS", "later"),
         ] {

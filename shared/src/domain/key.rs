@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arn::Scope;
 use super::material::{MaterialVersion, OnDemandRotation};
+use super::multi_region::{MultiRegion, Transition};
 use super::refusal::state_error;
 use super::spec::{
     Algorithms, EncryptionAlgorithm, ExpirationModel, KeyAgreementAlgorithm, KeyFamily, KeyManager,
@@ -24,11 +25,31 @@ pub struct Tag {
     pub tag_value: String,
 }
 
-/// A scheduled deletion.
+/// A deletion ScheduleKeyDeletion asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deletion {
-    pub date: Timestamp,
-    pub window_days: u32,
+#[serde(untagged)]
+pub enum Deletion {
+    /// The key is deleted at `date`.
+    Scheduled { date: Timestamp, window_days: u32 },
+    /// A multi-Region primary that still has replicas: `PendingReplicaDeletion`, with no
+    /// date; its waiting period starts when its last replica is deleted (captured).
+    AwaitingReplicas { window_days: u32 },
+}
+
+impl Deletion {
+    pub fn date(self) -> Option<Timestamp> {
+        match self {
+            Deletion::Scheduled { date, .. } => Some(date),
+            Deletion::AwaitingReplicas { .. } => None,
+        }
+    }
+
+    pub fn window_days(self) -> u32 {
+        match self {
+            Deletion::Scheduled { window_days, .. }
+            | Deletion::AwaitingReplicas { window_days } => window_days,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +62,10 @@ pub struct KeyRecord {
     pub key_spec: KeySpec,
     pub key_usage: KeyUsage,
     pub origin: Origin,
-    pub multi_region: bool,
+    pub multi_region: MultiRegion,
+    /// ReplicateKey or UpdatePrimaryRegion in progress on this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
     /// The user's enable/disable choice; the state also depends on material and deletion.
     pub enabled: bool,
     pub deletion: Option<Deletion>,
@@ -76,6 +100,9 @@ impl KeyRecord {
     pub fn require_enabled(&self, now: Timestamp) -> Result<(), KmsError> {
         match self.state(now) {
             KeyState::Enabled => Ok(()),
+            // Keys being updated can still be used for cryptography (the model's
+            // UpdatePrimaryRegion documentation), if they were enabled.
+            KeyState::Updating if self.enabled && self.has_usable_material(now) => Ok(()),
             other => Err(state_error(&self.arn(), other)),
         }
     }
@@ -86,12 +113,22 @@ impl KeyRecord {
 
     /// Whether the deletion date has passed: the key no longer exists for any caller.
     pub fn is_deleted(&self, now: Timestamp) -> bool {
-        self.deletion.is_some_and(|d| now >= d.date)
+        self.deletion
+            .and_then(Deletion::date)
+            .is_some_and(|date| now >= date)
     }
 
     pub fn state(&self, now: Timestamp) -> KeyState {
-        if self.deletion.is_some() {
-            KeyState::PendingDeletion
+        if let Some(d) = self.deletion {
+            match d {
+                Deletion::Scheduled { .. } => KeyState::PendingDeletion,
+                Deletion::AwaitingReplicas { .. } => KeyState::PendingReplicaDeletion,
+            }
+        } else if let Some(t) = self.transition.filter(|t| t.is_active(now)) {
+            match t {
+                Transition::Creating { .. } => KeyState::Creating,
+                Transition::Updating { .. } => KeyState::Updating,
+            }
         } else if !self.has_usable_material(now) {
             KeyState::PendingImport
         } else if self.enabled {
@@ -101,11 +138,23 @@ impl KeyRecord {
         }
     }
 
-    /// `KeyMetadata` as DescribeKey, CreateKey and friends return it.
-    pub fn metadata(&self, now: Timestamp) -> KeyMetadata {
+    /// `KeyMetadata` as DescribeKey, CreateKey and friends return it; a multi-Region key's
+    /// `configuration` names its related keys (see `service::replicas`).
+    pub fn metadata(
+        &self,
+        now: Timestamp,
+        configuration: Option<MultiRegionConfiguration>,
+    ) -> KeyMetadata {
         let state = self.state(now);
         let algorithms = Algorithms::for_key(self.key_spec, self.key_usage);
-        let current = self.current_material();
+        let creating = match self.transition.filter(|t| t.is_active(now)) {
+            Some(Transition::Creating {
+                expiration_model, ..
+            }) => Some(expiration_model),
+            _ => None,
+        };
+        // A replica being created shows no material yet (captured).
+        let current = self.current_material().filter(|_| creating.is_none());
         // Imported keys show their expiry while the material is usable (not in PendingImport).
         let expiry = current
             .filter(|_| self.origin == Origin::External && self.has_usable_material(now))
@@ -118,11 +167,16 @@ impl KeyRecord {
                 .filter(|_| self.key_spec.family() == KeyFamily::Symmetric)
                 .map(|v| v.id.to_hex()),
             customer_master_key_spec: self.key_spec.customer_master_key_spec(),
-            deletion_date: self.deletion.map(|d| d.date),
+            deletion_date: self.deletion.and_then(Deletion::date),
             description: self.description.clone(),
             enabled: state == KeyState::Enabled,
+            // A primary awaiting its replicas' deletion shows its window (captured).
+            pending_deletion_window_in_days: match self.deletion {
+                Some(Deletion::AwaitingReplicas { window_days }) => Some(window_days),
+                _ => None,
+            },
             encryption_algorithms: algorithms.encryption,
-            expiration_model: expiry.map(|e| e.model()),
+            expiration_model: creating.unwrap_or(expiry.map(|e| e.model())),
             key_agreement_algorithms: algorithms.key_agreement,
             key_id: self.key_id.clone(),
             key_manager: KeyManager::Customer,
@@ -130,15 +184,8 @@ impl KeyRecord {
             key_state: state,
             key_usage: self.key_usage,
             mac_algorithms: algorithms.mac,
-            multi_region: self.multi_region,
-            multi_region_configuration: self.multi_region.then(|| MultiRegionConfiguration {
-                multi_region_key_type: "PRIMARY",
-                primary_key: MultiRegionKey {
-                    arn: self.arn(),
-                    region: self.scope.region.clone(),
-                },
-                replica_keys: Vec::new(),
-            }),
+            multi_region: self.multi_region.is_multi_region(),
+            multi_region_configuration: configuration,
             origin: self.origin,
             signing_algorithms: algorithms.signing,
             valid_to: expiry.and_then(|e| e.valid_to()),
@@ -180,6 +227,8 @@ pub struct KeyMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_region_configuration: Option<MultiRegionConfiguration>,
     pub origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_deletion_window_in_days: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<SigningAlgorithm>,
     #[serde(rename = "ValidTo", skip_serializing_if = "Option::is_none")]
@@ -189,6 +238,7 @@ pub struct KeyMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MultiRegionConfiguration {
+    /// `PRIMARY` or `REPLICA`.
     pub multi_region_key_type: &'static str,
     pub primary_key: MultiRegionKey,
     pub replica_keys: Vec<MultiRegionKey>,
@@ -277,7 +327,8 @@ pub(crate) mod tests {
             key_spec: KeySpec::SymmetricDefault,
             key_usage: KeyUsage::EncryptDecrypt,
             origin,
-            multi_region: false,
+            multi_region: MultiRegion::Single,
+            transition: None,
             enabled: true,
             deletion: None,
             policy: "{}".into(),
@@ -294,7 +345,7 @@ pub(crate) mod tests {
     fn external_key_metadata_while_pending_import() {
         let mut k = sample(Origin::External);
         k.enabled = false;
-        let json = serde_json::to_string(&k.metadata(Timestamp::from_secs(0))).unwrap();
+        let json = serde_json::to_string(&k.metadata(Timestamp::from_secs(0), None)).unwrap();
         assert_eq!(
             json,
             r#"{"AWSAccountId":"111122223333","Arn":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab","CreationDate":1.700000000123E9,"CustomerMasterKeySpec":"SYMMETRIC_DEFAULT","Description":"","Enabled":false,"EncryptionAlgorithms":["SYMMETRIC_DEFAULT"],"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"PendingImport","KeyUsage":"ENCRYPT_DECRYPT","MultiRegion":false,"Origin":"EXTERNAL"}"#
@@ -308,7 +359,7 @@ pub(crate) mod tests {
         assert_eq!(k.state(now), KeyState::Enabled);
         k.enabled = false;
         assert_eq!(k.state(now), KeyState::Disabled);
-        k.deletion = Some(Deletion {
+        k.deletion = Some(Deletion::Scheduled {
             date: Timestamp::from_secs(20),
             window_days: 7,
         });

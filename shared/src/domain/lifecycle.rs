@@ -89,6 +89,9 @@ impl KeyRecord {
         if self.state(now) == KeyState::PendingDeletion {
             return Err(super::refusal::state_error(&arn, KeyState::PendingDeletion));
         }
+        if self.multi_region.is_replica() {
+            return self.import_into_replica(m, &arn);
+        }
         let symmetric = self.key_spec.family() == KeyFamily::Symmetric;
         let first = self.materials.is_empty();
         let import_type = match m.import_type {
@@ -161,6 +164,86 @@ impl KeyRecord {
             rotation: None,
         });
         Ok(())
+    }
+
+    /// A replica's material is its primary's: each version it lists must get the same bytes
+    /// (matched by `KeyMaterialId`, which depends only on the key id and the bytes). Material
+    /// that matches no version is refused naming the first version still missing here, else
+    /// the current one.
+    fn import_into_replica(&mut self, m: Import, arn: &str) -> KmsResult<()> {
+        let expected = m.expected_id.or_else(|| {
+            self.material(m.id)
+                .or_else(|| self.materials.iter().find(|v| v.sealed.is_none()))
+                .or_else(|| self.current_material())
+                .map(|v| v.id)
+        });
+        match expected {
+            Some(e) if e != m.id => return Err(incorrect_identifier(e)),
+            None => return Err(never_imported(m.id, arn)),
+            Some(_) => {}
+        }
+        let v = self
+            .material_mut(m.id)
+            .ok_or_else(|| never_imported(m.id, arn))?;
+        v.sealed = Some(m.sealed);
+        v.expiry = m.expiry;
+        if v.is_used() {
+            self.enabled = true;
+        }
+        Ok(())
+    }
+
+    /// The parameters a replica refuses at ImportKeyMaterial (captured texts, without a
+    /// final period): new material and its description are the primary's to give.
+    pub fn check_replica_import(
+        &self,
+        import_type: Option<ImportType>,
+        description: bool,
+    ) -> KmsResult<()> {
+        if !self.multi_region.is_replica() {
+            return Ok(());
+        }
+        if description {
+            return Err(KmsError::validation(
+                "Key material description can only be specified on primary Multi-Region keys",
+            ));
+        }
+        if import_type == Some(ImportType::NewKeyMaterial) {
+            return Err(KmsError::validation(
+                "Input parameter ImportType NEW_KEY_MATERIAL cannot be used on replica Multi-Region keys",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Takes a replica's shared properties from its (settled) primary: the material versions
+    /// (ids, states, rotations, descriptions) and the rotation settings. What is per Region
+    /// stays: an imported key's bytes and expiry in this Region; KMS's own material is one.
+    pub fn share_from(&mut self, primary: &KeyRecord) {
+        let own = std::mem::take(&mut self.materials);
+        let imported = self.origin == super::spec::Origin::External;
+        self.materials = primary
+            .materials
+            .iter()
+            .map(|p| {
+                let mine = own.iter().find(|v| v.id == p.id && v.sealed.is_some());
+                let (sealed, expiry) = match mine {
+                    _ if !imported => (p.sealed.clone(), p.expiry),
+                    Some(v) => (v.sealed.clone(), v.expiry),
+                    None => (None, super::material::Expiry::Never),
+                };
+                MaterialVersion {
+                    id: p.id,
+                    sealed,
+                    description: p.description.clone(),
+                    expiry,
+                    state: p.state,
+                    rotation: p.rotation,
+                }
+            })
+            .collect();
+        self.rotation_period_days = primary.rotation_period_days;
+        self.on_demand_rotation = primary.on_demand_rotation;
     }
 
     /// DeleteImportedKeyMaterial: the named version (default: the current one) loses its

@@ -5,6 +5,7 @@ pub mod grant;
 pub mod key;
 mod lifecycle;
 pub mod material;
+pub mod multi_region;
 pub mod refusal;
 pub mod spec;
 mod wire_enum;

@@ -184,9 +184,12 @@ impl Facts {
         self.set_one("kms:KeyOrigin", key.origin.as_str());
         self.set_one("kms:KeySpec", key.key_spec.as_str());
         self.set_one("kms:KeyUsage", key.key_usage.as_str());
-        self.set_one("kms:MultiRegion", key.multi_region.to_string());
-        if key.multi_region {
-            self.set_one("kms:MultiRegionKeyType", "PRIMARY");
+        self.set_one(
+            "kms:MultiRegion",
+            key.multi_region.is_multi_region().to_string(),
+        );
+        if let Some(t) = key.multi_region.key_type() {
+            self.set_one("kms:MultiRegionKeyType", t);
         }
         for t in &key.tags {
             self.set_one(&format!("aws:ResourceTag/{}", t.tag_key), &t.tag_value);
@@ -231,6 +234,12 @@ impl Facts {
                 self.add_request_tags(body);
             }
             PutKeyPolicy => self.add_bypass(body),
+            ReplicateKey => {
+                copy("ReplicaRegion", "kms:ReplicaRegion");
+                self.add_bypass(body);
+                self.add_request_tags(body);
+            }
+            UpdatePrimaryRegion => copy("PrimaryRegion", "kms:PrimaryRegion"),
             TagResource => self.add_request_tags(body),
             CreateGrant => {
                 copy("GranteePrincipal", "kms:GranteePrincipal");

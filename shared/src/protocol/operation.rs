@@ -45,6 +45,7 @@ wire_enum! {
         ListRetirableGrants = "ListRetirableGrants",
         PutKeyPolicy = "PutKeyPolicy",
         ReEncrypt = "ReEncrypt",
+        ReplicateKey = "ReplicateKey",
         RetireGrant = "RetireGrant",
         RevokeGrant = "RevokeGrant",
         RotateKeyOnDemand = "RotateKeyOnDemand",
@@ -55,6 +56,7 @@ wire_enum! {
         UpdateAlias = "UpdateAlias",
         UpdateCustomKeyStore = "UpdateCustomKeyStore",
         UpdateKeyDescription = "UpdateKeyDescription",
+        UpdatePrimaryRegion = "UpdatePrimaryRegion",
         Verify = "Verify",
         VerifyMac = "VerifyMac",
     }

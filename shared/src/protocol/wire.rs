@@ -83,8 +83,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let e = operation(Some("TrentService.ReplicateKey")).unwrap_err();
-        assert_eq!(e.code, ErrorCode::UnsupportedOperation);
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl Kms {
                 ),
             ],
         )?;
+        key.check_replica_import(r.import_type, r.key_material_description.is_some())?;
         if r.import_type == Some(ImportType::NewKeyMaterial) && r.key_material_id.is_some() {
             return Err(KmsError::validation(
                 "Input parameter keyMaterialId cannot be used with NEW_KEY_MATERIAL importType.",

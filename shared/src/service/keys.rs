@@ -12,6 +12,7 @@ use super::{Empty, Kms, RequestContext};
 use crate::clock::Timestamp;
 use crate::domain::arn::Scope;
 use crate::domain::key::{Deletion, KeyMetadata, KeyRecord, Tag};
+use crate::domain::multi_region::MultiRegion;
 use crate::domain::refusal::state_error;
 use crate::domain::spec::{KeyFamily, KeyMaterialState, KeySpec, KeyState, KeyUsage, Origin};
 use crate::error::{KmsError, KmsResult};
@@ -79,7 +80,9 @@ pub(super) struct ScheduleKeyDeletionRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct ScheduleKeyDeletionResponse {
-    deletion_date: Timestamp,
+    /// Absent for a primary that still has replicas (`PendingReplicaDeletion`, captured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_date: Option<Timestamp>,
     key_id: String,
     key_state: KeyState,
     pending_window_in_days: u32,
@@ -183,7 +186,12 @@ impl Kms {
             key_spec,
             key_usage,
             origin,
-            multi_region,
+            multi_region: if multi_region {
+                MultiRegion::Primary
+            } else {
+                MultiRegion::Single
+            },
+            transition: None,
             enabled: origin != Origin::External,
             deletion: None,
             policy: r.policy.unwrap_or_else(|| default_key_policy(&ctx.scope)),
@@ -212,7 +220,7 @@ impl Kms {
         }
         match self.store.insert_key(&key).await? {
             Write::Done => Ok(KeyMetadataResponse {
-                key_metadata: key.metadata(now),
+                key_metadata: self.key_metadata(&key).await?,
             }),
             Write::Conflict => Err(KmsError::internal("fresh key id already taken")),
         }
@@ -225,7 +233,7 @@ impl Kms {
     ) -> KmsResult<KeyMetadataResponse> {
         let key = self.resolve(ctx, &r.key_id, Aliases::Accepted).await?;
         Ok(KeyMetadataResponse {
-            key_metadata: key.record.metadata(self.clock.now()),
+            key_metadata: self.key_metadata(&key.record).await?,
         })
     }
 
@@ -276,7 +284,12 @@ impl Kms {
     ) -> KmsResult<(KeyRecord, T)> {
         let scope = &key.record.scope;
         let now = self.clock.now();
+        // A replica's shared properties are its primary's, as when it was resolved.
+        let primary = super::replicas::primary_of(self.store.as_ref(), now, &key.record).await?;
         update_key(self.store.as_ref(), scope, &key.record.key_id, |k| {
+            if let Some(p) = &primary {
+                k.share_from(p);
+            }
             k.settle(now);
             change(k)
         })
@@ -339,20 +352,34 @@ impl Kms {
         let key = self.resolve(ctx, &r.key_id, Aliases::Refused).await?;
         let now = self.clock.now();
         let date = now.plus(Duration::from_secs(u64::from(days) * 86_400));
+        // A primary with replicas waits for them (captured: PendingReplicaDeletion, no date).
+        let has_replicas = key.record.multi_region == MultiRegion::Primary
+            && super::replicas::related(self.store.as_ref(), now, &key.record)
+                .await?
+                .iter()
+                .any(|v| v.record.multi_region.is_replica());
+        let deletion = if has_replicas {
+            Deletion::AwaitingReplicas { window_days: days }
+        } else {
+            Deletion::Scheduled {
+                date,
+                window_days: days,
+            }
+        };
         let (k, _) = self
             .change_key(&key, |k| match k.state(now) {
-                KeyState::PendingDeletion => Err(state_error(&k.arn(), KeyState::PendingDeletion)),
+                s @ (KeyState::PendingDeletion
+                | KeyState::PendingReplicaDeletion
+                | KeyState::Creating
+                | KeyState::Updating) => Err(state_error(&k.arn(), s)),
                 _ => {
-                    k.deletion = Some(Deletion {
-                        date,
-                        window_days: days,
-                    });
+                    k.deletion = Some(deletion);
                     Ok(())
                 }
             })
             .await?;
         Ok(ScheduleKeyDeletionResponse {
-            deletion_date: date,
+            deletion_date: deletion.date(),
             key_id: k.arn(),
             key_state: k.state(now),
             pending_window_in_days: days,

@@ -16,6 +16,7 @@ mod parameters;
 mod policies;
 mod random;
 mod reencrypt;
+mod replicas;
 mod resolve;
 mod rotation;
 mod seed;
@@ -24,13 +25,12 @@ mod tags;
 mod usage;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Delays};
 use crate::crypto::seal::Sealer;
 use crate::crypto::unwrap::WrappingKeyCache;
 use crate::domain::arn::Scope;
@@ -48,6 +48,7 @@ pub use grants::{invalid_token as invalid_grant_token, read_grant_token};
 #[cfg(test)]
 pub use keys::default_key_policy;
 pub use last_usage::is_tracked;
+pub use replicas::no_replica_in_region;
 pub use resolve::{Aliases, KeyRef, resolve_key};
 
 /// How many parsed wrapping keys a process keeps (about 8 KB each for RSA_4096).
@@ -60,8 +61,8 @@ pub struct Kms {
     pub pool: WrappingKeyPool,
     pub clock: Clock,
     pub sealer: Arc<Sealer>,
-    /// How long an accepted on-demand rotation takes to complete.
-    pub rotation_delay: Duration,
+    /// How long on-demand rotations and multi-Region changes take to complete.
+    pub delays: Delays,
     /// Wrapping private keys this process has parsed, for ImportKeyMaterial.
     pub wrapping_keys: Arc<WrappingKeyCache>,
     /// Refills the shared pool in the store when this process finds it low (off: `None`).
@@ -126,7 +127,7 @@ impl Kms {
             pool,
             clock,
             sealer,
-            rotation_delay: Duration::ZERO,
+            delays: Delays::NONE,
             wrapping_keys: Arc::new(WrappingKeyCache::new(WRAPPING_KEY_CACHE)),
             shared_top_up: None,
             usage: Arc::default(),
@@ -150,8 +151,8 @@ impl Kms {
         )
     }
 
-    pub fn with_rotation_delay(mut self, delay: Duration) -> Self {
-        self.rotation_delay = delay;
+    pub fn with_delays(mut self, delays: Delays) -> Self {
+        self.delays = delays;
         self
     }
 
@@ -266,6 +267,8 @@ impl Kms {
                     .await
                     .map(|()| Empty {}),
             ),
+            O::ReplicateKey => respond(self.replicate_key(ctx, req(body)?).await),
+            O::UpdatePrimaryRegion => respond(self.update_primary_region(ctx, req(body)?).await),
             O::Verify => respond(self.verify(ctx, req(body)?).await),
             O::VerifyMac => respond(self.verify_mac(ctx, req(body)?).await),
         }

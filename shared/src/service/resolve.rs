@@ -15,7 +15,11 @@ use crate::store::{KeyStore, Versioned};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aliases {
     Accepted,
+    /// An alias names no key here: NotFoundException for the alias.
     Refused,
+    /// The operation takes no alias at all: InvalidArnException (ReplicateKey and
+    /// UpdatePrimaryRegion, captured).
+    Unsupported,
 }
 
 impl Aliases {
@@ -37,6 +41,7 @@ impl Aliases {
             | GenerateMac
             | VerifyMac
             | DeriveSharedSecret => Aliases::Accepted,
+            ReplicateKey | UpdatePrimaryRegion => Aliases::Unsupported,
             _ => Aliases::Refused,
         }
     }
@@ -135,6 +140,12 @@ pub async fn resolve_key(
             }
             (scope, key_id)
         }
+        KeyRef::AliasName(_) | KeyRef::AliasArn { .. } if aliases == Aliases::Unsupported => {
+            return Err(KmsError::new(
+                ErrorCode::InvalidArn,
+                "Key Aliases are not supported for this operation.",
+            ));
+        }
         KeyRef::AliasName(name)
         | KeyRef::AliasArn {
             alias_name: name, ..
@@ -149,18 +160,30 @@ pub async fn resolve_key(
             alias_target(store, &scope, &alias_name).await?
         }
     };
-    match store.get_key(&scope, &key_id).await? {
-        Some(mut v) if !v.record.is_deleted(now) => {
-            v.record.settle(now);
-            Ok(v)
-        }
-        Some(v) => {
-            // The waiting period is over: the key is gone. Purge it (best effort).
-            let _ = store.remove_key(&scope, &key_id, v.version).await;
-            Err(not_found_key(&scope.key_arn(&key_id)))
-        }
-        None => Err(not_found_key(&scope.key_arn(&key_id))),
+    load_key(store, now, &scope, &key_id)
+        .await?
+        .ok_or_else(|| not_found_key(&scope.key_arn(&key_id)))
+}
+
+/// A key as it is at `now`, or `None` once it is gone: a key whose deletion date has passed
+/// is purged (best effort), a rotation that has come due is applied, and a replica carries
+/// its primary's shared properties (`service::replicas`).
+pub(crate) async fn load_key(
+    store: &dyn KeyStore,
+    now: Timestamp,
+    scope: &Scope,
+    key_id: &str,
+) -> KmsResult<Option<Versioned<KeyRecord>>> {
+    let Some(mut v) = store.get_key(scope, key_id).await? else {
+        return Ok(None);
+    };
+    if v.record.is_deleted(now) {
+        let _ = store.remove_key(scope, key_id, v.version).await;
+        return Ok(None);
     }
+    super::replicas::share(store, now, &mut v).await?;
+    v.record.settle(now);
+    Ok(Some(v))
 }
 
 async fn alias_target(

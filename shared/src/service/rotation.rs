@@ -84,6 +84,17 @@ pub(super) struct GetKeyRotationStatusResponse {
     on_demand_rotation_start_date: Option<Timestamp>,
 }
 
+/// Rotation is the primary's to manage (captured text, lower-case "multi-region").
+fn not_on_replica(key: &KeyRecord, operation: &str) -> KmsResult<()> {
+    if key.multi_region.is_replica() {
+        return Err(KmsError::unsupported(format!(
+            "{} is a multi-region replica key which is not valid for {operation}.",
+            key.arn()
+        )));
+    }
+    Ok(())
+}
+
 /// Rotation is for symmetric encryption keys only.
 fn require_symmetric(key: &KeyRecord) -> KmsResult<()> {
     if key.key_spec.family() == KeyFamily::Symmetric {
@@ -101,9 +112,20 @@ impl Kms {
     ) -> KmsResult<KeyArnResponse> {
         let versioned = self.resolve(ctx, &r.key_id, Aliases::Refused).await?;
         let key = &versioned.record;
+        not_on_replica(key, "RotateKeyOnDemand")?;
         require_symmetric(key)?;
         let now = self.clock.now();
         key.require_enabled(now)?;
+        if let Some(p) = key
+            .materials
+            .iter()
+            .find(|v| v.state == KeyMaterialState::PendingRotation)
+            && self.replicas_missing(key, p.id).await?
+        {
+            return Err(KmsError::invalid_state(
+                "Cannot perform key material rotation: Key material has not been imported for replicas of the Multi-Region key.",
+            ));
+        }
         // A key KMS made gets fresh material, staged the way an imported key's is.
         let generated = match key.origin {
             Origin::External => None,
@@ -111,7 +133,7 @@ impl Kms {
         };
         let staged = generated
             .map(|canonical| self.new_version(key, &canonical, KeyMaterialState::PendingRotation));
-        let delay = self.rotation_delay;
+        let delay = self.delays.rotation;
         let (k, ()) = self
             .change_key(&versioned, |k| {
                 k.require_enabled(now)?;
@@ -139,6 +161,24 @@ impl Kms {
         }
         require_symmetric(&key)?;
         let all = r.include_key_material == Some(IncludeKeyMaterial::AllKeyMaterial);
+        // New imported material of a multi-Region key waits for every related key to have it.
+        let waiting_for_replicas = match key
+            .materials
+            .iter()
+            .find(|v| v.state == KeyMaterialState::PendingRotation)
+        {
+            Some(p) => {
+                let primary =
+                    match super::replicas::primary_of(self.store.as_ref(), self.clock.now(), &key)
+                        .await?
+                    {
+                        Some(p) => p,
+                        None => key.clone(),
+                    };
+                self.replicas_missing(&primary, p.id).await?
+            }
+            None => false,
+        };
         let imported = key.origin == Origin::External;
         let arn = key.arn();
         let mut versions: Vec<_> = key
@@ -160,7 +200,12 @@ impl Kms {
                     key_material_id: v.id.to_hex(),
                     key_material_description: v.description.clone(),
                     import_state: imported.then_some(state),
-                    key_material_state: v.state,
+                    key_material_state: match v.state {
+                        KeyMaterialState::PendingRotation if waiting_for_replicas => {
+                            KeyMaterialState::PendingMultiRegionImportAndRotation
+                        }
+                        s => s,
+                    },
                     expiration_model: shown.then(|| v.expiry.model()),
                     valid_to: v.expiry.valid_to().filter(|_| shown),
                     rotation_date: v.rotation.map(|r| r.date),
@@ -231,6 +276,14 @@ impl Kms {
     ) -> KmsResult<Empty> {
         let versioned = self.resolve(ctx, key_id, Aliases::Refused).await?;
         let key = &versioned.record;
+        not_on_replica(
+            key,
+            if period.is_some() {
+                "EnableKeyRotation"
+            } else {
+                "DisableKeyRotation"
+            },
+        )?;
         // Captured: the origin is checked before the state for imported keys.
         if key.origin != Origin::AwsKms {
             return Err(origin_error(&key.arn(), key.origin));

@@ -18,6 +18,7 @@ use crate::crypto::material::material_id;
 use crate::domain::arn::Scope;
 use crate::domain::key::{AliasRecord, KeyRecord};
 use crate::domain::material::Import;
+use crate::domain::multi_region::MultiRegion;
 use crate::domain::spec::{ImportType, KeyMaterialState, KeyState, Origin};
 use crate::error::{KmsError, KmsResult};
 use crate::seed::{
@@ -134,7 +135,12 @@ impl Kms {
             key_spec: entry.key_spec,
             key_usage: entry.key_usage,
             origin: entry.origin,
-            multi_region: entry.multi_region(),
+            multi_region: if entry.multi_region() {
+                MultiRegion::Primary
+            } else {
+                MultiRegion::Single
+            },
+            transition: None,
             enabled: entry.origin != Origin::External,
             deletion: None,
             policy: entry
@@ -186,7 +192,9 @@ impl Kms {
 
     /// The keys of `scopes` as a seed file: every setting, aliases, and the material when
     /// `with_material` (else AWS_KMS keys are made again at start, and EXTERNAL keys wait for
-    /// an import). Keys pending deletion are left out: a seed cannot schedule a deletion.
+    /// an import). Keys pending deletion are left out: a seed cannot schedule a deletion; so
+    /// are multi-Region replicas: a seed's `mrk-` key is a primary, and ReplicateKey makes
+    /// its replicas.
     pub async fn export_seed(&self, scopes: &[Scope], with_material: bool) -> KmsResult<SeedFile> {
         let now = self.clock.now();
         let mut file = SeedFile::default();
@@ -214,7 +222,12 @@ impl Kms {
                 after = Some(last.key_id.clone());
                 for mut key in page {
                     key.settle(now);
-                    if matches!(key.state(now), KeyState::PendingDeletion) || key.is_deleted(now) {
+                    if matches!(
+                        key.state(now),
+                        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+                    ) || key.is_deleted(now)
+                        || key.multi_region.is_replica()
+                    {
                         continue;
                     }
                     let entry =

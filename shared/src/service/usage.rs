@@ -12,6 +12,24 @@ use crate::error::{ErrorCode, KmsError, KmsResult};
 
 /// What the sealed material is bound to: its key and its version.
 fn binding(key: &KeyRecord, id: MaterialId) -> Vec<u8> {
+    if key.multi_region.is_multi_region() {
+        // Related multi-Region keys hold one material: bound to the key id in its partition
+        // and account, not to one Region's ARN, so a replica opens what its primary sealed.
+        format!(
+            "arn:{}:kms:*:{}:key/{}/{id}",
+            key.scope.partition(),
+            key.scope.account,
+            key.key_id
+        )
+        .into_bytes()
+    } else {
+        legacy_binding(key, id)
+    }
+}
+
+/// The binding of every key before multi-Region replicas existed (still every single-Region
+/// key's): what a multi-Region key stored then opens with.
+fn legacy_binding(key: &KeyRecord, id: MaterialId) -> Vec<u8> {
     format!("{}/{id}", key.arn()).into_bytes()
 }
 
@@ -112,6 +130,11 @@ impl Kms {
         let plain = self
             .sealer
             .open_bound(Purpose::KeyMaterial, &binding(key, id), &sealed.0)
+            .or_else(|| {
+                self.sealer
+                    .open_bound(Purpose::KeyMaterial, &legacy_binding(key, id), &sealed.0)
+                    .filter(|_| key.multi_region.is_multi_region())
+            })
             .ok_or_else(|| {
                 KmsError::internal(format!(
                     "{}: stored material does not open under this secret",

@@ -82,6 +82,25 @@ impl Sidecar {
         let last = targets.len().saturating_sub(1);
         for (i, target) in targets.iter().enumerate() {
             match target {
+                // ReplicateKey creates a key in the replica's Region (DG: kms:CreateKey, and
+                // kms:TagResource for Tags, in an IAM policy there; kms:PutKeyPolicy for a
+                // Policy, as the reading of the permissions table asks).
+                Target::ReplicaRegion(region) => {
+                    let mut there = facts.clone();
+                    there.set("aws:RequestedRegion", vec![region.clone()]);
+                    let tags = body
+                        .get("Tags")
+                        .and_then(Value::as_array)
+                        .is_some_and(|t| !t.is_empty());
+                    let actions = [
+                        Some("kms:CreateKey"),
+                        tags.then_some("kms:TagResource"),
+                        body.get("Policy").is_some().then_some("kms:PutKeyPolicy"),
+                    ];
+                    for action in actions.into_iter().flatten() {
+                        decide_on(action, Resource::Any, &there, &[])?;
+                    }
+                }
                 Target::Alias(arn) => decide_on(
                     &action(op, i),
                     Resource::Alias {

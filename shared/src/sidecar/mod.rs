@@ -85,7 +85,7 @@ pub struct Checked {
     /// The audit record so far; `None` when auditing is off.
     record: Option<AuditRecord>,
     /// A key whose cached policy is stale once the endpoint has done the request (PutKeyPolicy).
-    invalidate: Option<(Scope, String)>,
+    invalidate: Vec<(Scope, String)>,
 }
 
 pub struct Sidecar {
@@ -123,7 +123,7 @@ impl Sidecar {
             return Checked {
                 verdict: Verdict::Page,
                 record: None,
-                invalidate: None,
+                invalidate: Vec::new(),
             };
         }
         let now = self.clock.now();
@@ -144,7 +144,7 @@ impl Sidecar {
                     .and_then(|v| v.to_str().ok()),
             )
         });
-        let mut invalidate = None;
+        let mut invalidate = Vec::new();
         let verdict = match self
             .decide(
                 req,
@@ -176,7 +176,7 @@ impl Sidecar {
         now: Timestamp,
         source_ip: Option<&str>,
         record: &mut Option<AuditRecord>,
-        invalidate: &mut Option<(Scope, String)>,
+        invalidate: &mut Vec<(Scope, String)>,
     ) -> KmsResult<DecisionHeaders> {
         let identity = self.authenticate(req, now.whole_seconds())?;
         note(record, |r| {
@@ -214,7 +214,7 @@ impl Sidecar {
         let spec = targets.as_ref().ok().and_then(|t| {
             t.iter().find_map(|t| match t {
                 Target::Key(k) => Some(k.record.key_spec),
-                Target::Alias(_) => None,
+                Target::Alias(_) | Target::ReplicaRegion(_) => None,
             })
         });
         self.config
@@ -233,8 +233,9 @@ impl Sidecar {
             },
         );
         self.authorize(caller, op, &body, &targets, facts, record)?;
-        // What the decision reads of a key and these change: its policy, and its tags
-        // (`aws:ResourceTag/*`), which take effect at once.
+        // What the decision reads of a key and these change: its policy, its tags
+        // (`aws:ResourceTag/*`) and grants, which take effect at once, and the roles of
+        // related multi-Region keys.
         if matches!(
             op,
             Operation::PutKeyPolicy
@@ -243,23 +244,27 @@ impl Sidecar {
                 | Operation::CreateGrant
                 | Operation::RetireGrant
                 | Operation::RevokeGrant
-        ) && let Some(Target::Key(k)) = targets.first()
-        {
-            let stale = (k.record.scope.clone(), k.record.key_id.clone());
-            // Dropped now and again once the endpoint has answered: a request in between must
-            // not keep the old policy cached.
-            self.keys.remove(&stale);
-            *invalidate = Some(stale);
+                | Operation::UpdatePrimaryRegion
+        ) {
+            for t in &targets {
+                if let Target::Key(k) = t {
+                    let stale = (k.record.scope.clone(), k.record.key_id.clone());
+                    // Dropped now and again once the endpoint has answered: a request in
+                    // between must not keep the old record cached.
+                    self.keys.remove(&stale);
+                    invalidate.push(stale);
+                }
+            }
         }
         Ok(headers)
     }
 
     /// Completes a checked request: `status` and `body` as the client got them.
     pub fn finish(&self, checked: Checked, status: u16, body: &[u8]) {
-        if let Some(stale) = &checked.invalidate
-            && status == 200
-        {
-            self.keys.remove(stale);
+        if status == 200 {
+            for stale in &checked.invalidate {
+                self.keys.remove(stale);
+            }
         }
         let Some(mut record) = checked.record else {
             return;

@@ -101,6 +101,8 @@ impl Quota {
                 CreateKey | CreateAlias | UpdateAlias | EnableKey | DisableKey
                 | EnableKeyRotation | DisableKeyRotation | CancelKeyDeletion
                 | RotateKeyOnDemand => 5.0,
+                // Not read off the quotas page: CreateKey's rate, as each makes or changes keys.
+                ReplicateKey | UpdatePrimaryRegion => 5.0,
                 ImportKeyMaterial
                 | DeleteImportedKeyMaterial
                 | PutKeyPolicy

@@ -13,7 +13,7 @@ use crate::policy::{Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::service::{
     Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, invalid_grant_token,
-    missing_ciphertext, read_grant_token, resolve_key,
+    missing_ciphertext, no_replica_in_region, read_grant_token, resolve_key,
 };
 
 pub(super) struct CachedKey {
@@ -29,6 +29,8 @@ pub(super) enum Target {
     Key(Arc<CachedKey>),
     /// An alias ARN in the caller's account and Region.
     Alias(String),
+    /// The Region ReplicateKey makes a replica in: identity policies alone decide there.
+    ReplicaRegion(String),
 }
 
 impl Sidecar {
@@ -121,6 +123,47 @@ impl Sidecar {
                     Target::Key(self.key(scope, destination, Aliases::Accepted).await?),
                 ]
             }
+            // On the primary (key policy), then in the replica's Region (IAM policy).
+            ReplicateKey => {
+                let primary = self
+                    .key(
+                        scope,
+                        text("KeyId").unwrap_or_default(),
+                        Aliases::Unsupported,
+                    )
+                    .await?;
+                let region = text("ReplicaRegion").unwrap_or_default().to_string();
+                vec![Target::Key(primary), Target::ReplicaRegion(region)]
+            }
+            // On the primary and on the replica that becomes the primary (both key policies).
+            UpdatePrimaryRegion => {
+                let primary = self
+                    .key(
+                        scope,
+                        text("KeyId").unwrap_or_default(),
+                        Aliases::Unsupported,
+                    )
+                    .await?;
+                let region = text("PrimaryRegion").unwrap_or_default();
+                let mut targets = vec![Target::Key(primary.clone())];
+                // Not a primary, or its own Region: the endpoint changes nothing further.
+                if primary.record.multi_region == crate::domain::multi_region::MultiRegion::Primary
+                    && region != primary.record.scope.region
+                {
+                    let there = Scope::new(primary.record.scope.account.clone(), region);
+                    let replica = self
+                        .key(&there, &primary.record.key_id, Aliases::Refused)
+                        .await
+                        .map_err(|e| match e.code {
+                            crate::error::ErrorCode::NotFound => {
+                                no_replica_in_region(&primary.record.key_id)
+                            }
+                            _ => e,
+                        })?;
+                    targets.push(Target::Key(replica));
+                }
+                targets
+            }
             Decrypt if text("KeyId").is_none() => {
                 // The ciphertext names its key (see crypto::envelope).
                 use base64::Engine;
@@ -187,17 +230,19 @@ impl Sidecar {
 pub(super) fn targets_for_audit(targets: &[Target]) -> Vec<(&str, &'static str, &str)> {
     targets
         .iter()
-        .map(|t| match t {
-            Target::Key(k) => (
+        .filter_map(|t| match t {
+            Target::Key(k) => Some((
                 k.record.scope.account.as_str(),
                 "AWS::KMS::Key",
                 k.arn.as_str(),
-            ),
-            Target::Alias(arn) => (
+            )),
+            Target::Alias(arn) => Some((
                 arn.split(':').nth(4).unwrap_or_default(),
                 "AWS::KMS::Alias",
                 arn.as_str(),
-            ),
+            )),
+            // The replica does not exist yet: nothing to name.
+            Target::ReplicaRegion(_) => None,
         })
         .collect()
 }

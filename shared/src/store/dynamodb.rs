@@ -17,7 +17,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValue, TransactWriteItem,
+    WriteRequest,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -282,6 +285,93 @@ impl KeyStore for DynamoStore {
             .await
     }
 
+    async fn replace_keys(&self, keys: &[(u64, KeyRecord)]) -> StoreResult<Write> {
+        let mut items = Vec::with_capacity(keys.len());
+        for (v, k) in keys {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(key_item(k, v + 1)?))
+                .condition_expression("version = :v")
+                .set_expression_attribute_values(version_value(Some(*v)))
+                .build()
+                .map_err(err)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self
+            .client()
+            .await
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Write::Done),
+            // A failed condition cancels the whole transaction (its reasons say which).
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|s| s.code())
+                    .is_some_and(|c| c == "TransactionCanceledException") =>
+            {
+                Ok(Write::Conflict)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn get_key_in_regions(
+        &self,
+        account: &str,
+        key_id: &str,
+        regions: &[&str],
+    ) -> StoreResult<Vec<Versioned<KeyRecord>>> {
+        let mut found = Vec::new();
+        // BatchGetItem reads at most 100 items per call.
+        for chunk in regions.chunks(100) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|r| {
+                    HashMap::from([
+                        ("pk".to_string(), s(key_pk(&Scope::new(account, *r)))),
+                        ("sk".to_string(), s(key_id)),
+                    ])
+                })
+                .collect();
+            // Keys DynamoDB leaves unprocessed (throttling) are asked for again.
+            while !keys.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(err)?;
+                let out = self
+                    .client()
+                    .await
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    found.push(Versioned {
+                        version: version(&item)?,
+                        record: body(&item)?,
+                    });
+                }
+                keys = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(found)
+    }
+
     async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write> {
         self.delete_if(key_pk(scope), key_id, "version = :v", Some(version))
             .await
@@ -537,6 +627,7 @@ mod tests {
 
     conformance_test!(conformance_keys, conformance::keys_crud);
     conformance_test!(conformance_aliases, conformance::aliases_crud);
+    conformance_test!(conformance_related_keys, conformance::related_keys);
     conformance_test!(conformance_pool, conformance::pool_claims_once);
     conformance_test!(
         conformance_concurrency,

@@ -19,11 +19,18 @@ pub struct MemoryStore {
     keys: DashMap<Id, Versioned<KeyRecord>>,
     aliases: DashMap<Id, AliasRecord>,
     pool: Mutex<HashMap<WrappingKeySpec, VecDeque<Vec<u8>>>>,
+    /// Held by every change of an existing key, so that `replace_keys` checks and writes
+    /// several keys with no change in between.
+    changes: Mutex<()>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn changes_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn pool_lock(&self) -> std::sync::MutexGuard<'_, HashMap<WrappingKeySpec, VecDeque<Vec<u8>>>> {
@@ -75,6 +82,7 @@ impl KeyStore for MemoryStore {
     }
 
     async fn replace_key(&self, version: u64, key: &KeyRecord) -> StoreResult<Write> {
+        let _changes = self.changes_lock();
         match self.keys.get_mut(&(key.scope.clone(), key.key_id.clone())) {
             Some(mut e) if e.version == version => {
                 *e = Versioned {
@@ -87,7 +95,30 @@ impl KeyStore for MemoryStore {
         }
     }
 
+    async fn replace_keys(&self, keys: &[(u64, KeyRecord)]) -> StoreResult<Write> {
+        let _changes = self.changes_lock();
+        let current = |k: &KeyRecord| {
+            self.keys
+                .get(&(k.scope.clone(), k.key_id.clone()))
+                .map(|e| e.version)
+        };
+        if keys.iter().any(|(v, k)| current(k) != Some(*v)) {
+            return Ok(Write::Conflict);
+        }
+        for (version, key) in keys {
+            self.keys.insert(
+                (key.scope.clone(), key.key_id.clone()),
+                Versioned {
+                    version: version + 1,
+                    record: key.clone(),
+                },
+            );
+        }
+        Ok(Write::Done)
+    }
+
     async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write> {
+        let _changes = self.changes_lock();
         let removed = self
             .keys
             .remove_if(&(scope.clone(), key_id.to_string()), |_, v| {
@@ -197,6 +228,11 @@ mod tests {
     #[tokio::test]
     async fn conformance_aliases() {
         conformance::aliases_crud(Arc::new(MemoryStore::new())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn conformance_related_keys() {
+        conformance::related_keys(Arc::new(MemoryStore::new())).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -70,6 +70,27 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Replaces a key if it is still at `version`; it is then at `version + 1`.
     async fn replace_key(&self, version: u64, key: &KeyRecord) -> StoreResult<Write>;
 
+    /// Replaces several keys at once if each is still at its version, or none of them
+    /// (UpdatePrimaryRegion changes the roles of related keys together).
+    async fn replace_keys(&self, keys: &[(u64, KeyRecord)]) -> StoreResult<Write>;
+
+    /// The keys with this id in `account`, one per Region of `regions` that has one (the
+    /// related keys of a multi-Region key).
+    async fn get_key_in_regions(
+        &self,
+        account: &str,
+        key_id: &str,
+        regions: &[&str],
+    ) -> StoreResult<Vec<Versioned<KeyRecord>>> {
+        let mut found = Vec::new();
+        for region in regions {
+            if let Some(v) = self.get_key(&Scope::new(account, *region), key_id).await? {
+                found.push(v);
+            }
+        }
+        Ok(found)
+    }
+
     /// Removes a key if it is still at `version` (a deletion whose date has passed).
     async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write>;
 
@@ -237,6 +258,77 @@ pub(crate) mod conformance {
         );
         assert!(store.get_key(&s, "b").await.unwrap().is_none());
         assert!(store.get_key(&other, "b").await.unwrap().is_some());
+    }
+
+    /// Related multi-Region keys: found across Regions, changed together or not at all, and
+    /// one replica per Region however many processes race to make it.
+    pub async fn related_keys(store: Arc<dyn KeyStore>) {
+        let id = format!("mrk-{}", uuid::Uuid::new_v4().simple());
+        let (east, west) = (
+            Scope::new("111122223333", "us-east-1"),
+            Scope::new("111122223333", "us-west-2"),
+        );
+        assert_eq!(
+            store.insert_key(&key(&id, &east)).await.unwrap(),
+            Write::Done
+        );
+        assert_eq!(
+            store
+                .insert_key(&key(&id, &Scope::new("444455556666", "eu-west-1")))
+                .await
+                .unwrap(),
+            Write::Done
+        );
+        // Eight racing ReplicateKey calls to one Region: exactly one insert succeeds.
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, mut k) = (store.clone(), key(&id, &west));
+                k.description = format!("racer {i}");
+                tokio::spawn(async move { store.insert_key(&k).await.unwrap() })
+            })
+            .collect();
+        let mut done = 0;
+        for r in racers {
+            done += usize::from(r.await.unwrap() == Write::Done);
+        }
+        assert_eq!(done, 1);
+
+        let regions = ["eu-west-1", "us-east-1", "us-west-2", "ap-east-1"];
+        let mut found = store
+            .get_key_in_regions("111122223333", &id, &regions)
+            .await
+            .unwrap();
+        found.sort_by(|a, b| a.record.scope.region.cmp(&b.record.scope.region));
+        let at: Vec<_> = found
+            .iter()
+            .map(|v| (v.record.scope.region.as_str(), v.version))
+            .collect();
+        assert_eq!(at, [("us-east-1", 1), ("us-west-2", 1)]);
+
+        // Both change together, or neither does when one of them moved on.
+        let mut both: Vec<(u64, KeyRecord)> = found
+            .iter()
+            .map(|v| {
+                let mut k = v.record.clone();
+                k.description = "swapped".into();
+                (v.version, k)
+            })
+            .collect();
+        assert_eq!(store.replace_keys(&both).await.unwrap(), Write::Done);
+        both[0].1.description = "stale".into();
+        assert_eq!(store.replace_keys(&both).await.unwrap(), Write::Conflict);
+        for s in [&east, &west] {
+            let v = store.get_key(s, &id).await.unwrap().unwrap();
+            assert_eq!((v.version, v.record.description.as_str()), (2, "swapped"));
+        }
+        let fresh: Vec<(u64, KeyRecord)> = vec![(2, both[0].1.clone()), (1, both[1].1.clone())];
+        assert_eq!(store.replace_keys(&fresh).await.unwrap(), Write::Conflict);
+        let v = store.get_key(&both[0].1.scope, &id).await.unwrap().unwrap();
+        assert_eq!(
+            (v.version, v.record.description.as_str()),
+            (2, "swapped"),
+            "a failed transaction changes nothing"
+        );
     }
 
     pub async fn aliases_crud(store: Arc<dyn KeyStore>) {

@@ -227,6 +227,32 @@ impl KeyStore for SqliteStore {
         .await
     }
 
+    async fn replace_keys(&self, keys: &[(u64, KeyRecord)]) -> StoreResult<Write> {
+        let rows = keys
+            .iter()
+            .map(|(v, k)| Ok((k.scope.clone(), k.key_id.clone(), *v, to_json(k)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.with(move |c| {
+            // Dropped without commit on any early return: then nothing changed.
+            let tx = c.unchecked_transaction().map_err(err)?;
+            for (s, id, version, body) in &rows {
+                let changed = tx
+                    .execute(
+                        "UPDATE keys SET version = version + 1, body = ?5
+                         WHERE account = ?1 AND region = ?2 AND key_id = ?3 AND version = ?4",
+                        params![s.account, s.region, id, *version as i64, body],
+                    )
+                    .map_err(err)?;
+                if written(changed) == Write::Conflict {
+                    return Ok(Write::Conflict);
+                }
+            }
+            tx.commit().map_err(err)?;
+            Ok(Write::Done)
+        })
+        .await
+    }
+
     async fn remove_key(&self, scope: &Scope, key_id: &str, version: u64) -> StoreResult<Write> {
         let (s, id) = (scope.clone(), key_id.to_string());
         self.with(move |c| {
@@ -435,6 +461,14 @@ mod tests {
     #[tokio::test]
     async fn conformance_keys() {
         conformance::keys_crud(Arc::new(
+            SqliteStore::open(&temp_db(), Synchronous::Normal).unwrap(),
+        ))
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn conformance_related_keys() {
+        conformance::related_keys(Arc::new(
             SqliteStore::open(&temp_db(), Synchronous::Normal).unwrap(),
         ))
         .await;
