@@ -25,6 +25,9 @@ HERE = Path(__file__).resolve().parent
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 KEY = "1234abcd-12ab-34cd-56ef-1234567890ab"
+# A multi-Region primary (the form CreateKey MultiRegion=true gives), for ReplicateKey and
+# UpdatePrimaryRegion.
+MRK = "mrk-1234abcd12ab34cd56ef1234567890ab"
 API_ID = "abcdef1234"
 URL_ID = "abcdefghijklmnopqrstuvwxyz012345"
 TIME_EPOCH_MS = 1795521600000
@@ -148,6 +151,11 @@ HTTP_EVENTS: list[tuple[str, str, dict, str, str]] = [
     ("update-custom-key-store", "UpdateCustomKeyStore",
      {"CustomKeyStoreId": "cks-1234567890abcdef0", "NewCustomKeyStoreName": "renamed-store"}, "http-api", "base64"),
     ("delete-custom-key-store", "DeleteCustomKeyStore", {"CustomKeyStoreId": "cks-1234567890abcdef0"},
+     "http-api", "base64"),
+    ("replicate-key.us-west-2", "ReplicateKey",
+     {"KeyId": MRK, "ReplicaRegion": "us-west-2", "Description": "replica of the imported example",
+      "Tags": [{"TagKey": "team", "TagValue": "payments"}]}, "http-api", "base64"),
+    ("update-primary-region.us-west-2", "UpdatePrimaryRegion", {"KeyId": MRK, "PrimaryRegion": "us-west-2"},
      "http-api", "base64"),
     ("enable-key-rotation", "EnableKeyRotation", {"KeyId": KEY}, "http-api", "base64"),
     ("disable-key-rotation", "DisableKeyRotation", {"KeyId": KEY}, "http-api", "base64"),

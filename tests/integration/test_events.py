@@ -24,6 +24,7 @@ from conftest import ACCOUNT, REGION, ROOT, free_port, openssl_public_key_bits, 
 EVENTS = ROOT / "events"
 PLACEHOLDER_KEY = "1234abcd-12ab-34cd-56ef-1234567890ab"
 PLACEHOLDER_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{PLACEHOLDER_KEY}"
+MRK = "mrk-1234abcd12ab34cd56ef1234567890ab"
 NOT_FOUND = {"__type": "NotFoundException", "message": f"Key '{PLACEHOLDER_ARN}' does not exist"}
 ALIAS_NOT_FOUND = {
     "__type": "NotFoundException",
@@ -150,7 +151,7 @@ def test_the_files_are_what_the_generator_writes():
 
 def test_every_operation_has_an_http_event():
     operations = re.findall(r'^\s+(\w+) = "\w+",$', OPERATION_SOURCE.read_text(), re.M)
-    assert len(operations) == 52
+    assert len(operations) == 54
     covered = {name.split(".")[1] for name in event_files("kms-api.")}
     assert sorted(kebab(op) for op in operations if kebab(op) not in covered) == []
 
@@ -201,6 +202,10 @@ def test_http_event_as_shipped(watch, name):
         assert (status, body["__type"]) == (400, "CloudHsmClusterNotFoundException")
     elif "custom-key-store" in name:
         assert (status, body) == (400, NO_CUSTOM_KEY_STORE)
+    elif name.startswith(("kms-api.replicate-key.", "kms-api.update-primary-region.")):
+        # The multi-Region example key (test_the_multi_region_events makes a real one).
+        assert (status, body) == (400, {"__type": "NotFoundException", "message":
+                                        f"Key 'arn:aws:kms:{REGION}:{ACCOUNT}:key/{MRK}' does not exist"})
     else:
         assert (status, body) == (400, NOT_FOUND)
 
@@ -383,6 +388,25 @@ def test_the_import_flow_from_the_events(watch, tmp_path):
         arn(rsa), "PendingDeletion", 7)
     assert flow.ok("cancel-key-deletion", KeyId=rsa) == {"KeyId": arn(rsa)}
     assert flow.ok("describe-key", KeyId=rsa)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_the_multi_region_events(watch, tmp_path):
+    """ReplicateKey and UpdatePrimaryRegion as shipped, on a real imported multi-Region key."""
+    flow = Flow(watch, tmp_path)
+    # KMS's own material, so that the replica is usable without an import into us-west-2.
+    mrk = flow.ok("create-key.external-symmetric", MultiRegion=True, Origin="AWS_KMS")["KeyMetadata"]["KeyId"]
+    out = flow.ok("replicate-key.us-west-2", KeyId=mrk)
+    replica = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{mrk}"
+    assert (out["ReplicaKeyMetadata"]["Arn"], out["ReplicaKeyMetadata"]["KeyState"]) == (replica, "Creating")
+    assert out["ReplicaTags"] == [{"TagKey": "team", "TagValue": "payments"}]
+    status, body = flow.call("update-primary-region.us-west-2", KeyId=mrk)
+    assert (status, body["message"]) == (400, f"{replica} is Creating."), "the replica is still being created"
+    time.sleep(2.1)  # the default multi-Region delay
+    assert flow.ok("update-primary-region.us-west-2", KeyId=mrk) == {}
+    md = flow.ok("describe-key", KeyId=mrk)["KeyMetadata"]
+    assert (md["KeyState"], md["MultiRegionConfiguration"]["PrimaryKey"]) == (
+        "Updating", {"Arn": replica, "Region": "us-west-2"})
+    assert md["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
 
 
 def test_direct_invoke_events_for_a_real_key(watch, tmp_path):

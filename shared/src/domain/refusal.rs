@@ -10,6 +10,7 @@ pub fn state_error(arn: &str, state: KeyState) -> KmsError {
         KeyState::PendingDeletion => KmsError::invalid_state(format!("{arn} is pending deletion.")),
         KeyState::PendingImport => KmsError::invalid_state(format!("{arn} is pending import.")),
         KeyState::Disabled => KmsError::new(ErrorCode::Disabled, format!("{arn} is disabled.")),
+        // "is Creating." and the like: AWS's texts for the other states were not captured.
         other => KmsError::invalid_state(format!("{arn} is {other}.")),
     }
 }

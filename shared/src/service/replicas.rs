@@ -363,6 +363,8 @@ impl Kms {
             let mut target_view = target.clone();
             share(self.store.as_ref(), now, &mut target_view).await?;
             target_view.record.settle(now);
+            // Captured for a disabled replica (DisabledException); AWS's answer for one still
+            // Creating or PendingImport was not, and is taken to be its state's refusal too.
             require_manageable(&target_view.record, now)?;
 
             let updating = Some(Transition::Updating {
