@@ -224,7 +224,8 @@ def test_kms_made_material_is_one_in_every_region(endpoint):
     east, west = endpoint.client(region=EAST), endpoint.client(region=WEST)
     key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
     sign_id = east.create_key(MultiRegion=True, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-    for k in (key_id, sign_id):
+    mac_id = east.create_key(MultiRegion=True, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    for k in (key_id, sign_id, mac_id):
         east.replicate_key(KeyId=k, ReplicaRegion=WEST)
     import time
     time.sleep(2.1)  # the default multi-Region delay
@@ -234,6 +235,9 @@ def test_kms_made_material_is_one_in_every_region(endpoint):
     sig = east.sign(KeyId=sign_id, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
     assert west.verify(KeyId=sign_id, Message=b"m", Signature=sig, SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]
     assert east.get_public_key(KeyId=sign_id)["PublicKey"] == west.get_public_key(KeyId=sign_id)["PublicKey"]
+    mac = west.generate_mac(KeyId=mac_id, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+    assert east.generate_mac(KeyId=mac_id, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"] == mac
+    assert east.verify_mac(KeyId=mac_id, Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")["MacValid"]
     # Rotation status is the primary's, and only the primary manages it.
     east.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
     status = west.get_key_rotation_status(KeyId=key_id)
