@@ -217,9 +217,13 @@ impl Sidecar {
                 Target::Alias(_) | Target::ReplicaRegion(_) => None,
             })
         });
+        let pair = body
+            .get("KeyPairSpec")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| s.parse().ok());
         self.config
             .quotas
-            .take(&caller.account, &identity.region, Quota::of(op, spec))?;
+            .take(&caller.account, &identity.region, Quota::of(op, spec, pair))?;
         self.config.faults.check(op)?;
         let targets = targets?;
 

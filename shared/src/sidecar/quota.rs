@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::domain::spec::{KeyFamily, KeySpec};
+use crate::domain::spec::{DataKeyPairSpec, KeyFamily, KeySpec};
 use crate::error::{ErrorCode, KmsError};
 use crate::protocol::operation::Operation;
 
@@ -17,6 +17,9 @@ pub enum Quota {
     Operation(Operation),
     /// The shared quota of cryptographic operations on one kind of key.
     Cryptographic(CryptoKind),
+    /// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext share one quota per
+    /// `KeyPairSpec`, apart from the cryptographic ones (the quotas page).
+    DataKeyPair(DataKeyPairSpec),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,16 +33,18 @@ pub enum CryptoKind {
 }
 
 impl Quota {
-    /// The quota of an operation on a key of `spec` (when known).
-    pub fn of(op: Operation, spec: Option<KeySpec>) -> Quota {
+    /// The quota of an operation on a key of `spec` (when known); a data key pair's counts
+    /// against the quota of the `KeyPairSpec` it asks for (when it names one).
+    pub fn of(op: Operation, spec: Option<KeySpec>, pair: Option<DataKeyPairSpec>) -> Quota {
         use Operation::*;
         match op {
+            GenerateDataKeyPair | GenerateDataKeyPairWithoutPlaintext if pair.is_some() => {
+                Quota::DataKeyPair(pair.expect("checked"))
+            }
             Encrypt
             | Decrypt
             | GenerateDataKey
             | GenerateDataKeyWithoutPlaintext
-            | GenerateDataKeyPair
-            | GenerateDataKeyPairWithoutPlaintext
             | ReEncrypt
             | GenerateMac
             | VerifyMac
@@ -57,7 +62,8 @@ impl Quota {
         }
     }
 
-    /// The name used in configuration: the operation, or `Cryptographic:<Symmetric|RSA|ECC>`.
+    /// The name used in configuration: the operation, `Cryptographic:<Symmetric|RSA|ECC>` or
+    /// `DataKeyPair:<KeyPairSpec>`.
     pub fn name(self) -> String {
         match self {
             Quota::Operation(op) => op.as_str().to_string(),
@@ -65,11 +71,12 @@ impl Quota {
             Quota::Cryptographic(CryptoKind::Rsa) => "Cryptographic:RSA".into(),
             Quota::Cryptographic(CryptoKind::Ecc) => "Cryptographic:ECC".into(),
             Quota::Cryptographic(CryptoKind::MlDsa) => "Cryptographic:ML-DSA".into(),
+            Quota::DataKeyPair(spec) => format!("DataKeyPair:{spec}"),
         }
     }
 
     /// Reads a name of [`Quota::name`]; `None` for anything else (an operation whose requests
-    /// count against a shared cryptographic quota is not a quota of its own).
+    /// count against a shared quota is not a quota of its own).
     pub fn from_name(name: &str) -> Option<Quota> {
         let crypto = match name {
             "Cryptographic:Symmetric" => Some(CryptoKind::Symmetric),
@@ -81,13 +88,18 @@ impl Quota {
         if let Some(kind) = crypto {
             return Some(Quota::Cryptographic(kind));
         }
+        if let Some(spec) = name.strip_prefix("DataKeyPair:") {
+            return spec.parse().ok().map(Quota::DataKeyPair);
+        }
         let op: Operation = name.parse().ok()?;
-        Some(Quota::of(op, None)).filter(|q| *q == Quota::Operation(op))
+        Some(Quota::of(op, None, None)).filter(|q| *q == Quota::Operation(op))
     }
 
-    /// AWS KMS's default rate, in requests per second (the quotas page of the developer guide).
+    /// AWS KMS's default rate, in requests per second (the developer guide's quotas page, as
+    /// current in 2026: the table by operation, and the shared quotas).
     pub fn default_rate(self, region: &str) -> f64 {
         use Operation::*;
+        let china = region.starts_with("cn-");
         match self {
             Quota::Cryptographic(CryptoKind::Symmetric) => match region {
                 "us-east-1" | "us-west-2" | "eu-west-1" => 100_000.0,
@@ -96,22 +108,50 @@ impl Quota {
                 _ => 10_000.0,
             },
             Quota::Cryptographic(_) => 1_000.0,
+            Quota::DataKeyPair(spec) => match spec {
+                DataKeyPairSpec::Rsa2048 if china => 1.0,
+                DataKeyPairSpec::Rsa2048 => 20.0,
+                DataKeyPairSpec::Rsa3072 if china => 0.5,
+                DataKeyPairSpec::Rsa3072 => 4.0,
+                DataKeyPairSpec::Rsa4096 if china => 0.1,
+                DataKeyPairSpec::Rsa4096 => 1.0,
+                DataKeyPairSpec::Sm2 => 25.0,
+                _ => 100.0,
+            },
             Quota::Operation(op) => match op {
                 GetParametersForImport => 1.0,
-                CreateKey | CreateAlias | UpdateAlias | EnableKey | DisableKey
-                | EnableKeyRotation | DisableKeyRotation | CancelKeyDeletion
+                CancelKeyDeletion
+                | ConnectCustomKeyStore
+                | CreateAlias
+                | CreateCustomKeyStore
+                | CreateKey
+                | DeleteCustomKeyStore
+                | DescribeCustomKeyStores
+                | DisableKey
+                | DisableKeyRotation
+                | DisconnectCustomKeyStore
+                | EnableKey
+                | UntagResource
+                | UpdateAlias
+                | UpdateCustomKeyStore
+                | UpdateKeyDescription
+                | ReplicateKey
+                | UpdatePrimaryRegion
+                | GetKeyLastUsage
                 | RotateKeyOnDemand => 5.0,
-                // Not read off the quotas page: CreateKey's rate, as each makes or changes keys.
-                ReplicateKey | UpdatePrimaryRegion => 5.0,
-                ImportKeyMaterial
-                | DeleteImportedKeyMaterial
+                TagResource => 10.0,
+                DeleteAlias
+                | EnableKeyRotation
                 | PutKeyPolicy
                 | ScheduleKeyDeletion
-                | DeleteAlias => 15.0,
-                DescribeKey | GetPublicKey => 2_000.0,
+                | DeleteImportedKeyMaterial
+                | ImportKeyMaterial => 15.0,
+                CreateGrant | RetireGrant | RevokeGrant => 50.0,
+                ListGrants | ListKeyPolicies | ListRetirableGrants | ListKeyRotations => 100.0,
+                ListAliases | ListKeys => 500.0,
                 GetKeyPolicy | GetKeyRotationStatus => 1_000.0,
-                ListKeys | ListAliases => 500.0,
-                ListKeyRotations | ListKeyPolicies => 100.0,
+                DescribeKey | GetPublicKey | ListResourceTags => 2_000.0,
+                // The cryptographic operations count against the shared quotas above.
                 _ => 1_000.0,
             },
         }
@@ -121,9 +161,14 @@ impl Quota {
     pub fn all_names() -> Vec<String> {
         let mut names: Vec<String> = Operation::ALL
             .iter()
-            .map(|op| Quota::of(*op, None).name())
+            .map(|op| Quota::of(*op, None, None).name())
             .collect();
         names.extend(["RSA", "ECC", "ML-DSA"].map(|k| format!("Cryptographic:{k}")));
+        names.extend(
+            DataKeyPairSpec::ALL
+                .iter()
+                .map(|s| Quota::DataKeyPair(*s).name()),
+        );
         names.sort();
         names.dedup();
         names
@@ -317,23 +362,41 @@ mod tests {
 
     #[test]
     fn default_rates() {
-        let q = |op| Quota::of(op, None).default_rate("us-east-1");
+        let q = |op| Quota::of(op, None, None).default_rate("us-east-1");
         assert_eq!(q(Operation::GetParametersForImport), 1.0);
         assert_eq!(q(Operation::ImportKeyMaterial), 15.0);
         assert_eq!(q(Operation::CreateKey), 5.0);
+        assert_eq!(q(Operation::CreateGrant), 50.0);
+        assert_eq!(q(Operation::RevokeGrant), 50.0);
+        assert_eq!(q(Operation::TagResource), 10.0);
+        assert_eq!(q(Operation::ListResourceTags), 2_000.0);
+        assert_eq!(q(Operation::ReplicateKey), 5.0);
         assert_eq!(q(Operation::Encrypt), 100_000.0);
+        assert_eq!(q(Operation::GenerateRandom), 100_000.0);
         assert_eq!(
-            Quota::of(Operation::Encrypt, None).default_rate("eu-north-1"),
+            Quota::of(Operation::Encrypt, None, None).default_rate("eu-north-1"),
             10_000.0
         );
         assert_eq!(
-            Quota::of(Operation::Sign, Some(KeySpec::Rsa2048)).name(),
+            Quota::of(Operation::Sign, Some(KeySpec::Rsa2048), None).name(),
             "Cryptographic:RSA"
         );
         assert_eq!(
-            Quota::of(Operation::Sign, Some(KeySpec::EccNistP256)).default_rate("us-east-1"),
+            Quota::of(Operation::Sign, Some(KeySpec::EccNistP256), None).default_rate("us-east-1"),
             1_000.0
         );
+        let pair = |spec, region| {
+            Quota::of(
+                Operation::GenerateDataKeyPair,
+                Some(KeySpec::SymmetricDefault),
+                Some(spec),
+            )
+            .default_rate(region)
+        };
+        assert_eq!(pair(DataKeyPairSpec::Rsa2048, "us-east-1"), 20.0);
+        assert_eq!(pair(DataKeyPairSpec::Rsa4096, "cn-north-1"), 0.1);
+        assert_eq!(pair(DataKeyPairSpec::EccNistP256, "us-east-1"), 100.0);
+        assert_eq!(pair(DataKeyPairSpec::Sm2, "cn-north-1"), 25.0);
         for name in Quota::all_names() {
             assert_eq!(Quota::from_name(&name).map(Quota::name), Some(name));
         }
