@@ -47,6 +47,29 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The China Regions' SM2 wrapping keys have no pool: each call makes its key pair.
+    let cn = RequestContext::new(Scope::new("111122223333", "cn-north-1"));
+    let created = rt
+        .block_on(kms.call(
+            &cn,
+            Operation::CreateKey,
+            br#"{"Origin":"EXTERNAL","KeySpec":"SM2","KeyUsage":"SIGN_VERIFY"}"#,
+        ))
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
+    let sm2_key = created["KeyMetadata"]["KeyId"].as_str().unwrap();
+    let body =
+        format!(r#"{{"KeyId":"{sm2_key}","WrappingAlgorithm":"SM2PKE","WrappingKeySpec":"SM2"}}"#)
+            .into_bytes();
+    group.sample_size(100);
+    group.bench_function(BenchmarkId::new("generate_per_request", "SM2"), |b| {
+        b.iter(|| {
+            black_box(
+                rt.block_on(kms.call(&cn, Operation::GetParametersForImport, &body))
+                    .unwrap(),
+            )
+        })
+    });
     group.finish();
 }
 

@@ -4,6 +4,10 @@
 //! lookup, opening the sealed token, parsing the wrapping key it carries, AES-KWP for the
 //! RSA_AES algorithms, the material id, sealing the material, the store update).
 //!
+//! The `sm2pke` group does the same for the China Regions' SM2PKE: the handler importing an
+//! ECC_NIST_P256 private key wrapped under an SM2 wrapping key, next to RustCrypto's raw
+//! `DecryptingKey::decrypt_der` of the same ciphertext with the key already parsed.
+//!
 //! `cargo bench -p shared --bench import_key_material`
 
 use std::hint::black_box;
@@ -164,5 +168,84 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_sm2(c: &mut Criterion) {
+    use sm2::pkcs8::DecodePrivateKey;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let kms = Kms::in_memory(Clock::system(), true);
+    let ctx = RequestContext::new(Scope::new("111122223333", "cn-north-1"));
+    let call = |op: Operation, body: String| {
+        let out = rt.block_on(kms.call(&ctx, op, body.as_bytes())).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+    };
+    let created = call(
+        Operation::CreateKey,
+        r#"{"Origin":"EXTERNAL","KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}"#.into(),
+    );
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let params = call(
+        Operation::GetParametersForImport,
+        format!(r#"{{"KeyId":"{key_id}","WrappingAlgorithm":"SM2PKE","WrappingKeySpec":"SM2"}}"#),
+    );
+    let public = B64.decode(params["PublicKey"].as_str().unwrap()).unwrap();
+    // The material: a P-256 private key as PKCS#8, made by aws-lc.
+    let material = aws_lc_rs::signature::EcdsaKeyPair::generate(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+    )
+    .unwrap()
+    .to_pkcs8v1()
+    .unwrap()
+    .as_ref()
+    .to_vec();
+    use sm2::pkcs8::DecodePublicKey;
+    let encrypting =
+        sm2::pke::EncryptingKey::new(sm2::PublicKey::from_public_key_der(&public).unwrap());
+    let encrypted = encrypting
+        .encrypt_der(
+            &mut sm2::elliptic_curve::common::getrandom::SysRng,
+            &material,
+        )
+        .unwrap();
+    let body = format!(
+        r#"{{"KeyId":"{key_id}","ImportToken":"{}","EncryptedKeyMaterial":"{}","ExpirationModel":"KEY_MATERIAL_DOES_NOT_EXPIRE"}}"#,
+        params["ImportToken"].as_str().unwrap(),
+        B64.encode(&encrypted)
+    )
+    .into_bytes();
+    let mut group = c.benchmark_group("sm2pke");
+    group.sample_size(50);
+    group.bench_function("import_key_material_handler", |b| {
+        b.iter(|| {
+            black_box(
+                rt.block_on(kms.call(&ctx, Operation::ImportKeyMaterial, &body))
+                    .unwrap(),
+            )
+        })
+    });
+    // The floor: the same material under another SM2 wrapping key, parsed beforehand.
+    let pair = WrappingKeyPair::generate(WrappingKeySpec::Sm2);
+    let floor_ct = sm2::pke::EncryptingKey::new(
+        sm2::PublicKey::from_public_key_der(pair.public_key_der()).unwrap(),
+    )
+    .encrypt_der(
+        &mut sm2::elliptic_curve::common::getrandom::SysRng,
+        &material,
+    )
+    .unwrap();
+    let parsed = sm2::pke::DecryptingKey::new(
+        sm2::SecretKey::from_pkcs8_der(pair.private_key_pkcs8()).unwrap(),
+    );
+    group.bench_function("floor_sm2_decrypt_der", |b| {
+        b.iter(|| black_box(parsed.decrypt_der(&floor_ct).unwrap().len()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_sm2);
 criterion_main!(benches);

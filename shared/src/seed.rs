@@ -18,7 +18,7 @@ use crate::crypto::material::canonical_import;
 use crate::domain::arn::{Scope, is_key_id, is_valid_account, is_valid_region};
 use crate::domain::key::Tag;
 use crate::domain::material::Expiry;
-use crate::domain::spec::{KeyFamily, KeySpec, KeyUsage, Origin};
+use crate::domain::spec::{KeyFamily, KeySpec, KeyUsage, Origin, SymmetricCipher};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -366,7 +366,8 @@ fn check_key(
                 let raw = B64
                     .decode(b64.trim())
                     .map_err(|e| fail(&field(".Material"), format!("not base64: {e}")))?;
-                given(key_spec, &raw).map_err(|r| fail(&field(".Material"), r))?
+                given(key_spec, scope.symmetric_cipher(), &raw)
+                    .map_err(|r| fail(&field(".Material"), r))?
             }
             (None, Some(file), None) => {
                 let full = base.join(&file);
@@ -377,7 +378,8 @@ fn check_key(
                     )
                 })?;
                 let raw = from_pem(&raw).map_err(|r| fail(&field(".MaterialFile"), r))?;
-                given(key_spec, &raw).map_err(|r| fail(&field(".MaterialFile"), r))?
+                given(key_spec, scope.symmetric_cipher(), &raw)
+                    .map_err(|r| fail(&field(".MaterialFile"), r))?
             }
             (None, None, Some(true)) => {
                 if origin == Origin::External {
@@ -441,11 +443,15 @@ fn check_key(
 }
 
 /// Material checked as ImportKeyMaterial checks unwrapped material.
-fn given(spec: KeySpec, raw: &[u8]) -> Result<MaterialSource, String> {
-    canonical_import(spec, raw)
+fn given(spec: KeySpec, cipher: SymmetricCipher, raw: &[u8]) -> Result<MaterialSource, String> {
+    canonical_import(spec, cipher, raw)
         .map(MaterialSource::Given)
         .ok_or_else(|| match spec.family() {
-            KeyFamily::Symmetric => format!("{spec} material is 32 bytes, not {}", raw.len()),
+            KeyFamily::Symmetric => format!(
+                "{spec} material is {} bytes, not {}",
+                cipher.key_len(),
+                raw.len()
+            ),
             KeyFamily::Hmac => format!(
                 "{} bytes is not a length AWS accepts for {spec} material",
                 raw.len()
@@ -730,7 +736,8 @@ mod tests {
     fn pem_material_files() {
         let dir = std::env::temp_dir().join(format!("kms-seed-pem-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let der = crate::crypto::material::generate(KeySpec::EccNistP256).unwrap();
+        let der = crate::crypto::material::generate(KeySpec::EccNistP256, SymmetricCipher::Aes256)
+            .unwrap();
         let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der.clone()));
         std::fs::write(dir.join("p256.pem"), pem).unwrap();
         std::fs::write(dir.join("p256.der"), &der).unwrap();

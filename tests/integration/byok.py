@@ -12,6 +12,7 @@ from pathlib import Path
 
 WRAPPING_ALGORITHMS = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"]
 WRAPPING_SPECS = ["RSA_2048", "RSA_3072", "RSA_4096"]
+SM2_DISTINGUISHING_ID = "1234567812345678"
 HMAC_LENGTHS = {"HMAC_224": 28, "HMAC_256": 32, "HMAC_384": 48, "HMAC_512": 64}
 HMAC_HASHES = {"HMAC_224": "sha224", "HMAC_256": "sha256", "HMAC_384": "sha384", "HMAC_512": "sha512"}
 CURVES = {
@@ -63,7 +64,10 @@ def make_material(spec: str, workdir: Path) -> KeyMaterial:
     if spec in HMAC_LENGTHS:
         return KeyMaterial(spec, openssl("rand", str(HMAC_LENGTHS[spec])))
     pem = workdir / f"{spec}.private.pem"
-    if spec.startswith("RSA_"):
+    if spec == "SM2":
+        # China Regions: the guide's `ec_paramgen_curve:sm2`; OpenSSL 3 names it SM2.
+        openssl("genpkey", "-algorithm", "SM2", "-out", str(pem))
+    elif spec.startswith("RSA_"):
         openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{spec[4:]}", "-out", str(pem))
     elif spec == "ECC_NIST_EDWARDS25519":
         openssl("genpkey", "-algorithm", "ed25519", "-out", str(pem))
@@ -94,6 +98,10 @@ def wrap(algorithm: str, wrapping_public_der: bytes, material: bytes, workdir: P
     plain = workdir / "PlaintextKeyMaterial.bin"
     plain.write_bytes(material)
     rsa = ["pkeyutl", "-encrypt", "-inkey", str(public), "-keyform", "DER", "-pubin"]
+    if algorithm == "SM2PKE":
+        # SM2 encryption with SM3, DER SEQUENCE {x, y, C3, C2}: what AWS's guide says OpenSSL 3
+        # writes and KMS reads.
+        return openssl(*rsa, "-in", str(plain))
     if algorithm.startswith("RSAES_OAEP"):
         return openssl(*rsa, "-in", str(plain), *oaep_options(algorithm))
     aes_key = workdir / "aes-key.bin"
@@ -116,6 +124,10 @@ def openssl_verify(public_pem: Path, algorithm: str, message: bytes, signature: 
     sig.write_bytes(signature)
     if algorithm == "ED25519_SHA_512":
         cmd = ["pkeyutl", "-verify", "-pubin", "-inkey", str(public_pem), "-rawin", "-in", str(msg), "-sigfile", str(sig)]
+    elif algorithm == "SM2DSA":
+        # SM3 over Z_A (with KMS's fixed distinguishing ID) and the message.
+        cmd = ["pkeyutl", "-verify", "-pubin", "-inkey", str(public_pem), "-rawin", "-digest", "sm3",
+               "-pkeyopt", f"distid:{SM2_DISTINGUISHING_ID}", "-in", str(msg), "-sigfile", str(sig)]
     else:
         md = "-sha" + algorithm.rsplit("_", 1)[1]
         cmd = ["dgst", md, "-verify", str(public_pem), "-signature", str(sig)]
@@ -124,6 +136,18 @@ def openssl_verify(public_pem: Path, algorithm: str, message: bytes, signature: 
         cmd.append(str(msg))
     p = subprocess.run(["openssl", *cmd], capture_output=True)
     return p.returncode == 0
+
+
+def sm2_digest(public_der: bytes, message: bytes, distid: bytes = SM2_DISTINGUISHING_ID.encode()) -> bytes:
+    """What a caller signs with MessageType=DIGEST: e = SM3(Z_A || M), Z_A = SM3(ENTL || ID || a ||
+    b || xG || yG || xA || yA) (GB/T 32918.2), written out here independently of the mock."""
+    a = bytes.fromhex("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC")
+    b = bytes.fromhex("28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93")
+    xg = bytes.fromhex("32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7")
+    yg = bytes.fromhex("BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0")
+    point = public_der[-64:]  # the uncompressed point's x and y ending the SPKI
+    z = hashlib.new("sm3", (len(distid) * 8).to_bytes(2, "big") + distid + a + b + xg + yg + point).digest()
+    return hashlib.new("sm3", z + message).digest()
 
 
 def openssl_rsa_decrypt(private_pem: Path, algorithm: str, ciphertext: bytes) -> bytes:

@@ -10,8 +10,9 @@
 //! 37      key id form: 0 = UUID, 1 = mrk- (multi-Region)
 //! 38..54  key id, 16 bytes
 //! 54..59  account, 40-bit big-endian
-//! 59..71  AES-GCM nonce
-//! 71..    AES-256-GCM ciphertext and tag
+//! 59..71  GCM nonce
+//! 71..    AES-256-GCM (32-byte material) or SM4-GCM (16-byte material, the China Regions')
+//!         ciphertext and tag
 //! ```
 //!
 //! Bytes 0..59 and the encryption context (sorted by key) are authenticated as AAD, so a blob
@@ -98,13 +99,65 @@ fn context_aad(prefix: &[u8], context: &BTreeMap<String, String>) -> Vec<u8> {
     aad
 }
 
-fn aes(material: &[u8]) -> Option<LessSafeKey> {
-    Some(LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, material).ok()?,
-    ))
+/// GCM over SM4 (RFC 8998's SM4-GCM), from RustCrypto: aws-lc has no SM4.
+type Sm4Gcm = aes_gcm::AesGcm<sm4::Sm4, aes_gcm::aead::consts::U12>;
+
+/// The AEAD of a key's material: AES-256-GCM, or SM4-GCM for the China Regions' 16-byte keys.
+enum Cipher {
+    Aes(LessSafeKey),
+    Sm4(Box<Sm4Gcm>),
 }
 
-/// Encrypts under 32-byte symmetric material; `None` only if the header cannot be encoded
+impl Cipher {
+    fn of(material: &[u8]) -> Option<Cipher> {
+        use aes_gcm::aead::KeyInit;
+        match material.len() {
+            16 => Some(Cipher::Sm4(Box::new(
+                Sm4Gcm::new_from_slice(material).ok()?,
+            ))),
+            _ => Some(Cipher::Aes(LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, material).ok()?,
+            ))),
+        }
+    }
+
+    fn seal(&self, nonce: [u8; NONCE_LEN], aad: &[u8], body: &mut Vec<u8>) -> Option<()> {
+        match self {
+            Cipher::Aes(k) => k
+                .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
+                .ok(),
+            Cipher::Sm4(k) => {
+                use aes_gcm::aead::{Aead, Payload};
+                let out = k.encrypt(&nonce.into(), Payload { msg: body, aad }).ok()?;
+                *body = out;
+                Some(())
+            }
+        }
+    }
+
+    fn open(&self, nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Cipher::Aes(k) => {
+                let mut buf = sealed.to_vec();
+                let plain = k
+                    .open_in_place(
+                        Nonce::try_assume_unique_for_key(nonce).ok()?,
+                        Aad::from(aad),
+                        &mut buf,
+                    )
+                    .ok()?;
+                Some(plain.to_vec())
+            }
+            Cipher::Sm4(k) => {
+                use aes_gcm::aead::{Aead, Payload};
+                let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+                k.decrypt(&nonce.into(), Payload { msg: sealed, aad }).ok()
+            }
+        }
+    }
+}
+
+/// Encrypts under symmetric material (32 bytes, or 16 in the China Regions); `None` only if the header cannot be encoded
 /// (a key id or account the mock never creates).
 pub fn seal(
     header: &BlobHeader,
@@ -116,13 +169,7 @@ pub fn seal(
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).ok()?;
     let mut body = plaintext.to_vec();
-    aes(material)?
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(context_aad(&prefix, context)),
-            &mut body,
-        )
-        .ok()?;
+    Cipher::of(material)?.seal(nonce, &context_aad(&prefix, context), &mut body)?;
     let mut out = Vec::with_capacity(PREFIX_LEN + NONCE_LEN + body.len());
     out.extend_from_slice(&prefix);
     out.extend_from_slice(&nonce);
@@ -136,20 +183,34 @@ pub fn open(blob: &[u8], material: &[u8], context: &BTreeMap<String, String>) ->
     read_header(blob)?;
     let (prefix, rest) = blob.split_at(PREFIX_LEN);
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
-    let mut buf = sealed.to_vec();
-    let plain = aes(material)?
-        .open_in_place(
-            Nonce::try_assume_unique_for_key(nonce).ok()?,
-            Aad::from(context_aad(prefix, context)),
-            &mut buf,
-        )
-        .ok()?;
-    Some(plain.to_vec())
+    Cipher::of(material)?.open(nonce, &context_aad(prefix, context), sealed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 8998, appendix A.1: the SM4-GCM test vector.
+    #[test]
+    fn sm4_gcm_is_rfc_8998() {
+        let h = |s: &str| hex::decode(s).unwrap();
+        let key = h("0123456789ABCDEFFEDCBA9876543210");
+        let nonce: [u8; NONCE_LEN] = h("00001234567800000000ABCD").try_into().unwrap();
+        let aad = h("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2");
+        let mut body = h(
+            "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDDEEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA",
+        );
+        let plain = body.clone();
+        let cipher = Cipher::of(&key).unwrap();
+        assert!(matches!(cipher, Cipher::Sm4(_)));
+        cipher.seal(nonce, &aad, &mut body).unwrap();
+        assert_eq!(
+            hex::encode_upper(&body),
+            "17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D83DE3541E4C2B58177E065A9BF7B62EC"
+        );
+        assert_eq!(cipher.open(&nonce, &aad, &body), Some(plain));
+        assert_eq!(cipher.open(&nonce, b"other", &body), None);
+    }
 
     fn header(key_id: &str) -> BlobHeader {
         BlobHeader {

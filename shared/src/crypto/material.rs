@@ -4,9 +4,10 @@
 //!
 //! Material is kept in one canonical byte form per family, so that the same key always has the
 //! same bytes (and the same id) however the client encoded it:
-//! * symmetric and HMAC keys: the raw key bytes;
+//! * symmetric and HMAC keys: the raw key bytes (32 for AES-256, 16 for SM4 in China);
 //! * RSA and ECDSA keys: PKCS#8 DER as aws-lc writes it back;
-//! * Ed25519: PKCS#8 v1 DER as aws-lc writes it back (seed only).
+//! * Ed25519: PKCS#8 v1 DER as aws-lc writes it back (seed only);
+//! * SM2: PKCS#8 DER as RustCrypto's `sm2` writes it back.
 
 pub use crate::values::MaterialId;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
@@ -19,10 +20,8 @@ use aws_lc_rs::signature::{
 };
 
 use super::pkcs8::ber_to_der;
-use crate::domain::spec::{KeyFamily, KeySpec};
-
-/// Length of symmetric (SYMMETRIC_DEFAULT) key material: AES-256.
-pub const SYMMETRIC_LEN: usize = 32;
+use super::sm2::Sm2Key;
+use crate::domain::spec::{KeyFamily, KeySpec, SymmetricCipher};
 
 /// HMAC key lengths AWS KMS accepts for imported material, per spec: at least the key spec's
 /// length, at most 1024 bits (AWS KMS developer guide, "Requirements for imported key
@@ -64,9 +63,9 @@ fn der_or_ber<T>(raw: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
 /// Checks imported plaintext material against the key spec and returns its canonical form;
 /// `None` is AWS's `InvalidCiphertextException`: wrong length, wrong key type or size, or bytes
 /// that are no key at all.
-pub fn canonical_import(spec: KeySpec, raw: &[u8]) -> Option<Vec<u8>> {
+pub fn canonical_import(spec: KeySpec, cipher: SymmetricCipher, raw: &[u8]) -> Option<Vec<u8>> {
     match spec.family() {
-        KeyFamily::Symmetric => (raw.len() == SYMMETRIC_LEN).then(|| raw.to_vec()),
+        KeyFamily::Symmetric => (raw.len() == cipher.key_len()).then(|| raw.to_vec()),
         KeyFamily::Hmac => hmac_lengths(spec)?
             .contains(&raw.len())
             .then(|| raw.to_vec()),
@@ -88,22 +87,23 @@ pub fn canonical_import(spec: KeySpec, raw: &[u8]) -> Option<Vec<u8>> {
             let key = der_or_ber(raw, |b| EcdsaKeyPair::from_pkcs8(alg, b).ok())?;
             Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
         }
-        // aws-lc has no SM2; KMS does not import ML-DSA keys.
-        KeyFamily::Sm2 | KeyFamily::MlDsa => None,
+        KeyFamily::Sm2 => Some(der_or_ber(raw, Sm2Key::from_pkcs8)?.to_pkcs8()),
+        // KMS does not import ML-DSA keys.
+        KeyFamily::MlDsa => None,
     }
 }
 
 /// Fresh material for a key KMS creates itself (Origin `AWS_KMS`), in canonical form; `None`
-/// for specs the mock cannot generate (SM2, ML-DSA). RSA generation is slow: call it off the
+/// for specs the mock cannot generate (ML-DSA). RSA generation is slow: call it off the
 /// async runtime.
-pub fn generate(spec: KeySpec) -> Option<Vec<u8>> {
+pub fn generate(spec: KeySpec, cipher: SymmetricCipher) -> Option<Vec<u8>> {
     let random = |n: usize| {
         let mut b = vec![0u8; n];
         aws_lc_rs::rand::fill(&mut b).expect("system randomness");
         b
     };
     match spec.family() {
-        KeyFamily::Symmetric => Some(random(SYMMETRIC_LEN)),
+        KeyFamily::Symmetric => Some(random(cipher.key_len())),
         // A key as long as the digest, the shortest AWS accepts for the spec.
         KeyFamily::Hmac => Some(random(*hmac_lengths(spec)?.start())),
         KeyFamily::Rsa => {
@@ -128,7 +128,8 @@ pub fn generate(spec: KeySpec) -> Option<Vec<u8>> {
             let key = EcdsaKeyPair::generate(ecdsa_algorithm(spec)?).ok()?;
             Some(key.to_pkcs8v1().ok()?.as_ref().to_vec())
         }
-        KeyFamily::Sm2 | KeyFamily::MlDsa => None,
+        KeyFamily::Sm2 => Some(Sm2Key::generate().to_pkcs8()),
+        KeyFamily::MlDsa => None,
     }
 }
 
@@ -150,6 +151,7 @@ pub enum Material {
     Rsa(RsaKeyPair, Vec<u8>),
     Ecdsa(EcdsaKeyPair, Vec<u8>),
     Ed25519(Ed25519KeyPair),
+    Sm2(Sm2Key),
 }
 
 impl std::fmt::Debug for Material {
@@ -160,6 +162,7 @@ impl std::fmt::Debug for Material {
             Material::Rsa(..) => "Material::Rsa(..)",
             Material::Ecdsa(..) => "Material::Ecdsa(..)",
             Material::Ed25519(_) => "Material::Ed25519(..)",
+            Material::Sm2(_) => "Material::Sm2(..)",
         })
     }
 }
@@ -180,7 +183,8 @@ impl Material {
                 EcdsaKeyPair::from_pkcs8(ecdsa_algorithm(spec)?, canonical).ok()?,
                 canonical.to_vec(),
             ),
-            KeyFamily::Sm2 | KeyFamily::MlDsa => return None,
+            KeyFamily::Sm2 => Material::Sm2(Sm2Key::from_pkcs8(canonical)?),
+            KeyFamily::MlDsa => return None,
         })
     }
 
@@ -191,6 +195,7 @@ impl Material {
             Material::Rsa(k, _) => k.public_key().as_der().ok()?,
             Material::Ecdsa(k, _) => k.public_key().as_der().ok()?,
             Material::Ed25519(k) => k.public_key().as_der().ok()?,
+            Material::Sm2(k) => return Some(k.public_key_der()),
             Material::Symmetric(_) | Material::Hmac(_) => return None,
         };
         Some(der.as_ref().to_vec())
@@ -201,18 +206,50 @@ impl Material {
 pub(crate) mod tests {
     use super::*;
 
+    const A: SymmetricCipher = SymmetricCipher::Aes256;
+
+    #[test]
+    fn china_symmetric_material_is_sm4_sized_and_sm2_keys_import() {
+        let sm4 = SymmetricCipher::Sm4;
+        assert_eq!(
+            canonical_import(KeySpec::SymmetricDefault, sm4, &[1; 16]),
+            Some(vec![1; 16])
+        );
+        assert_eq!(
+            canonical_import(KeySpec::SymmetricDefault, sm4, &[1; 32]),
+            None
+        );
+        assert_eq!(generate(KeySpec::SymmetricDefault, sm4).unwrap().len(), 16);
+        let sm2 = generate(KeySpec::Sm2, sm4).unwrap();
+        assert_eq!(
+            canonical_import(KeySpec::Sm2, sm4, &sm2).as_deref(),
+            Some(&sm2[..])
+        );
+        assert!(
+            canonical_import(KeySpec::EccNistP256, sm4, &sm2).is_none(),
+            "another curve"
+        );
+        let p256 = generate(KeySpec::EccNistP256, sm4).unwrap();
+        assert!(
+            canonical_import(KeySpec::Sm2, sm4, &p256).is_none(),
+            "not an SM2 key"
+        );
+        let opened = Material::open(KeySpec::Sm2, &sm2).unwrap();
+        assert_eq!(opened.public_key_der().unwrap().len(), 91);
+    }
+
     #[test]
     fn symmetric_and_hmac_lengths() {
         assert_eq!(
-            canonical_import(KeySpec::SymmetricDefault, &[b'A'; 32]),
+            canonical_import(KeySpec::SymmetricDefault, A, &[b'A'; 32]),
             Some(vec![b'A'; 32])
         );
         assert_eq!(
-            canonical_import(KeySpec::SymmetricDefault, &[b'A'; 16]),
+            canonical_import(KeySpec::SymmetricDefault, A, &[b'A'; 16]),
             None
         );
         assert_eq!(
-            canonical_import(KeySpec::SymmetricDefault, &[b'A'; 33]),
+            canonical_import(KeySpec::SymmetricDefault, A, &[b'A'; 33]),
             None
         );
         for (spec, min, max) in [
@@ -222,13 +259,19 @@ pub(crate) mod tests {
             (KeySpec::Hmac512, 64, 128),
         ] {
             assert!(
-                canonical_import(spec, &vec![b'A'; min - 1]).is_none(),
+                canonical_import(spec, A, &vec![b'A'; min - 1]).is_none(),
                 "{spec}"
             );
-            assert!(canonical_import(spec, &vec![b'A'; min]).is_some(), "{spec}");
-            assert!(canonical_import(spec, &vec![b'A'; max]).is_some(), "{spec}");
             assert!(
-                canonical_import(spec, &vec![b'A'; max + 1]).is_none(),
+                canonical_import(spec, A, &vec![b'A'; min]).is_some(),
+                "{spec}"
+            );
+            assert!(
+                canonical_import(spec, A, &vec![b'A'; max]).is_some(),
+                "{spec}"
+            );
+            assert!(
+                canonical_import(spec, A, &vec![b'A'; max + 1]).is_none(),
                 "{spec}"
             );
         }
@@ -244,9 +287,9 @@ pub(crate) mod tests {
             KeySpec::EccNistEdwards25519,
             KeySpec::Rsa2048,
         ] {
-            let m = generate(spec).unwrap();
+            let m = generate(spec, A).unwrap();
             assert_eq!(
-                canonical_import(spec, &m).as_deref(),
+                canonical_import(spec, A, &m).as_deref(),
                 Some(&m[..]),
                 "{spec}"
             );
@@ -254,12 +297,15 @@ pub(crate) mod tests {
             assert!(opened.public_key_der().is_some());
             for other in [KeySpec::EccNistP256, KeySpec::EccNistP384, KeySpec::Rsa3072] {
                 if other != spec {
-                    assert!(canonical_import(other, &m).is_none(), "{spec} as {other}");
+                    assert!(
+                        canonical_import(other, A, &m).is_none(),
+                        "{spec} as {other}"
+                    );
                 }
             }
-            assert!(canonical_import(spec, &m[..m.len() - 1]).is_none());
+            assert!(canonical_import(spec, A, &m[..m.len() - 1]).is_none());
         }
-        assert!(canonical_import(KeySpec::Rsa2048, &[b'A'; 32]).is_none());
+        assert!(canonical_import(KeySpec::Rsa2048, A, &[b'A'; 32]).is_none());
         // BER is read for RSA and ECC keys (the same material), not for Ed25519, as AWS did.
         use crate::crypto::pkcs8::tests::indefinite;
         for spec in [
@@ -267,12 +313,16 @@ pub(crate) mod tests {
             KeySpec::EccNistP256,
             KeySpec::EccSecgP256k1,
         ] {
-            let m = generate(spec).unwrap();
-            assert_eq!(canonical_import(spec, &indefinite(&m)), Some(m), "{spec}");
+            let m = generate(spec, A).unwrap();
+            assert_eq!(
+                canonical_import(spec, A, &indefinite(&m)),
+                Some(m),
+                "{spec}"
+            );
         }
-        let ed = generate(KeySpec::EccNistEdwards25519).unwrap();
-        assert!(canonical_import(KeySpec::EccNistEdwards25519, &indefinite(&ed)).is_none());
-        assert!(canonical_import(KeySpec::Sm2, &[b'A'; 32]).is_none());
+        let ed = generate(KeySpec::EccNistEdwards25519, A).unwrap();
+        assert!(canonical_import(KeySpec::EccNistEdwards25519, A, &indefinite(&ed)).is_none());
+        assert!(canonical_import(KeySpec::Sm2, A, &[b'A'; 32]).is_none());
     }
 
     #[test]

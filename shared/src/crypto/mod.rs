@@ -1,4 +1,5 @@
-//! Cryptography, all of it on aws-lc-rs.
+//! Cryptography, on aws-lc-rs, and on RustCrypto for the SM algorithms of the China Regions
+//! (`sm2`, SM4 in `envelope`), which aws-lc lacks.
 
 pub mod asymmetric;
 mod ed25519ph;
@@ -9,6 +10,7 @@ pub mod pkcs8;
 pub mod rsa_keys;
 pub mod seal;
 pub mod signing;
+pub mod sm2;
 pub mod unwrap;
 
 /// Fills `out` with random bytes from the operating system's generator (through AWS-LC).

@@ -50,8 +50,11 @@ pub(crate) mod tests {
 
     #[test]
     fn indefinite_lengths_become_der() {
-        let der =
-            crate::crypto::material::generate(crate::domain::spec::KeySpec::EccNistP384).unwrap();
+        let der = crate::crypto::material::generate(
+            crate::domain::spec::KeySpec::EccNistP384,
+            crate::domain::spec::SymmetricCipher::Aes256,
+        )
+        .unwrap();
         assert_eq!(ber_to_der(&indefinite(&der)), Some(der.clone()));
         assert_eq!(ber_to_der(&der), Some(der.clone()));
         let mut trailing = der.clone();

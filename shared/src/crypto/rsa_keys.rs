@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
-};
+use aws_lc_rs::rsa::{KeySize, OaepPublicEncryptingKey, PrivateDecryptingKey};
 
 use super::unwrap::{WrappingKey, warm_up};
+use aws_lc_rs::rsa::OaepPrivateDecryptingKey as Decrypting;
 
 /// The parts of an RSA wrapping key pair the rest of the mock needs.
 pub struct RsaKeyParts {
@@ -31,7 +30,9 @@ pub fn generate(bits: usize) -> RsaKeyParts {
     let key = PrivateDecryptingKey::generate(size).expect("RSA key generation");
     let public = OaepPublicEncryptingKey::new(key.public_key()).expect("RSA public key");
     let parts = parts(key);
-    warm_up(&parts.decrypting, &public);
+    if let WrappingKey::Rsa(k) = &parts.decrypting {
+        warm_up(k, &public);
+    }
     parts
 }
 
@@ -48,6 +49,6 @@ fn parts(key: PrivateDecryptingKey) -> RsaKeyParts {
     RsaKeyParts {
         public_key_der: spki.as_ref().to_vec(),
         private_key_pkcs8: pkcs8.as_ref().to_vec(),
-        decrypting: Arc::new(OaepPrivateDecryptingKey::new(key).expect("RSA key size")),
+        decrypting: WrappingKey::Rsa(Arc::new(Decrypting::new(key).expect("RSA key size"))),
     }
 }

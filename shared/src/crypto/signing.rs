@@ -129,7 +129,24 @@ pub fn sign(
             }
             _ => Err(SignError::Algorithm),
         },
+        Material::Sm2(key) => {
+            let (message, digest) = sm2_input(alg, input)?;
+            key.sign(message, digest).ok_or(SignError::Algorithm)
+        }
         Material::Symmetric(_) | Material::Hmac(_) => Err(SignError::Algorithm),
+    }
+}
+
+/// SM2DSA signs a RAW message with the fixed distinguishing ID, or a DIGEST: the caller's
+/// 32-byte `SM3(Z_A ‖ M)` (DG, "SM2 key spec").
+fn sm2_input(alg: SigningAlgorithm, input: Input<'_>) -> Result<(&[u8], bool), SignError> {
+    if alg != SigningAlgorithm::Sm2Dsa {
+        return Err(SignError::Algorithm);
+    }
+    match input {
+        Input::Raw(m) => Ok((m, false)),
+        Input::Digest(d) if d.len() == 32 => Ok((d, true)),
+        Input::Digest(_) => Err(SignError::DigestLength),
     }
 }
 
@@ -167,6 +184,10 @@ pub fn verify(
             )),
             _ => Err(SignError::Algorithm),
         },
+        Material::Sm2(key) => {
+            let (message, digest) = sm2_input(alg, input)?;
+            Ok(key.verify(message, digest, sig))
+        }
         Material::Symmetric(_) | Material::Hmac(_) => Err(SignError::Algorithm),
     }
 }
@@ -188,7 +209,11 @@ mod tests {
             KeySpec::EccSecgP256k1,
             KeySpec::EccNistEdwards25519,
         ] {
-            let m = Material::open(spec, &generate(spec).unwrap()).unwrap();
+            let m = Material::open(
+                spec,
+                &generate(spec, crate::domain::spec::SymmetricCipher::Aes256).unwrap(),
+            )
+            .unwrap();
             for alg in Algorithms::for_key(spec, KeyUsage::SignVerify).signing {
                 let msg = b"imported asymmetric signing";
                 let d = digest::digest(hash(alg), msg);

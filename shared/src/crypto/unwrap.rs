@@ -5,7 +5,9 @@
 //!   with the same hash, empty label);
 //! * `RSA_AES_KEY_WRAP_SHA_1` / `RSA_AES_KEY_WRAP_SHA_256`: a fresh 32-byte AES key, RSA-OAEP
 //!   encrypted (exactly one modulus long), followed by the material wrapped under that key with
-//!   AES Key Wrap with Padding (RFC 5649), what `openssl enc -id-aes256-wrap-pad` writes.
+//!   AES Key Wrap with Padding (RFC 5649), what `openssl enc -id-aes256-wrap-pad` writes;
+//! * `SM2PKE` (China Regions): the material SM2-encrypted under an SM2 wrapping key, DER
+//!   `SEQUENCE { x, y, C3, C2 }`, what `openssl pkeyutl -encrypt` writes with an SM2 key.
 //!
 //! Any failure is one answer, `None`: AWS says `InvalidCiphertextException` without detail.
 
@@ -19,6 +21,7 @@ use aws_lc_rs::rsa::{
     OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
 
+use super::sm2::Sm2Key;
 use crate::domain::spec::WrappingAlgorithm;
 
 /// The RSA part of the algorithm, and whether the material follows AES-KWP wrapped.
@@ -35,12 +38,20 @@ fn parts(algorithm: WrappingAlgorithm) -> Option<(&'static OaepAlgorithm, bool)>
 }
 
 /// A wrapping private key ready for decryption.
-pub type WrappingKey = Arc<OaepPrivateDecryptingKey>;
+#[derive(Clone)]
+pub enum WrappingKey {
+    Rsa(Arc<OaepPrivateDecryptingKey>),
+    Sm2(Arc<Sm2Key>),
+}
 
-/// Parses a wrapping private key (RSA PKCS#8).
+/// Parses a wrapping private key (RSA or SM2 PKCS#8).
 pub fn parse_wrapping_key(pkcs8: &[u8]) -> Option<WrappingKey> {
-    let key = PrivateDecryptingKey::from_pkcs8(pkcs8).ok()?;
-    Some(Arc::new(OaepPrivateDecryptingKey::new(key).ok()?))
+    if let Ok(key) = PrivateDecryptingKey::from_pkcs8(pkcs8) {
+        return Some(WrappingKey::Rsa(Arc::new(
+            OaepPrivateDecryptingKey::new(key).ok()?,
+        )));
+    }
+    Sm2Key::from_pkcs8(pkcs8).map(|k| WrappingKey::Sm2(Arc::new(k)))
 }
 
 /// Does one private-key operation, so that aws-lc's one-time per-key set-up (Montgomery
@@ -121,53 +132,77 @@ impl WrappingKeyCache {
 }
 
 /// A wrapping private key and the algorithm a token says it is used with.
-pub struct Unwrapper {
-    key: WrappingKey,
-    algorithm: &'static OaepAlgorithm,
-    hybrid: bool,
+pub enum Unwrapper {
+    Rsa {
+        key: Arc<OaepPrivateDecryptingKey>,
+        algorithm: &'static OaepAlgorithm,
+        hybrid: bool,
+    },
+    Sm2(Arc<Sm2Key>),
 }
 
 impl Unwrapper {
-    /// `None` if the algorithm is not an RSA one.
+    /// `None` if the algorithm does not go with the key.
     pub fn new(algorithm: WrappingAlgorithm, key: WrappingKey) -> Option<Self> {
-        let (oaep, hybrid) = parts(algorithm)?;
-        Some(Self {
-            key,
-            algorithm: oaep,
-            hybrid,
-        })
+        match (key, algorithm) {
+            (WrappingKey::Sm2(key), WrappingAlgorithm::Sm2Pke) => Some(Unwrapper::Sm2(key)),
+            (WrappingKey::Rsa(key), _) => {
+                let (algorithm, hybrid) = parts(algorithm)?;
+                Some(Unwrapper::Rsa {
+                    key,
+                    algorithm,
+                    hybrid,
+                })
+            }
+            (WrappingKey::Sm2(_), _) => None,
+        }
     }
 
     /// The plaintext key material, or `None` when `encrypted` does not decrypt.
     pub fn unwrap(&self, encrypted: &[u8]) -> Option<Vec<u8>> {
-        let modulus = self.key.key_size_bytes();
-        let (rsa_part, kwp_part) = if self.hybrid {
-            (encrypted.get(..modulus)?, &encrypted[modulus..])
-        } else {
-            (encrypted, &[][..])
-        };
-        if rsa_part.len() != modulus {
-            return None;
+        match self {
+            Unwrapper::Sm2(key) => key.decrypt(encrypted),
+            Unwrapper::Rsa {
+                key,
+                algorithm,
+                hybrid,
+            } => unwrap_rsa(key, algorithm, *hybrid, encrypted),
         }
-        let mut out = vec![0u8; modulus];
-        let plain = self
-            .key
-            .decrypt(self.algorithm, rsa_part, &mut out, None)
-            .ok()?
-            .to_vec();
-        if !self.hybrid {
-            return Some(plain);
-        }
-        // The ephemeral key is AES-256: 32 bytes, nothing else.
-        if plain.len() != 32 || kwp_part.is_empty() {
-            return None;
-        }
-        let kek = AesKek::new(&AES_256, &plain).ok()?;
-        let mut material = vec![0u8; kwp_part.len()];
-        let n = kek.unwrap_with_padding(kwp_part, &mut material).ok()?.len();
-        material.truncate(n);
-        Some(material)
     }
+}
+
+fn unwrap_rsa(
+    key: &OaepPrivateDecryptingKey,
+    algorithm: &'static OaepAlgorithm,
+    hybrid: bool,
+    encrypted: &[u8],
+) -> Option<Vec<u8>> {
+    let modulus = key.key_size_bytes();
+    let (rsa_part, kwp_part) = if hybrid {
+        (encrypted.get(..modulus)?, &encrypted[modulus..])
+    } else {
+        (encrypted, &[][..])
+    };
+    if rsa_part.len() != modulus {
+        return None;
+    }
+    let mut out = vec![0u8; modulus];
+    let plain = key
+        .decrypt(algorithm, rsa_part, &mut out, None)
+        .ok()?
+        .to_vec();
+    if !hybrid {
+        return Some(plain);
+    }
+    // The ephemeral key is AES-256: 32 bytes, nothing else.
+    if plain.len() != 32 || kwp_part.is_empty() {
+        return None;
+    }
+    let kek = AesKek::new(&AES_256, &plain).ok()?;
+    let mut material = vec![0u8; kwp_part.len()];
+    let n = kek.unwrap_with_padding(kwp_part, &mut material).ok()?.len();
+    material.truncate(n);
+    Some(material)
 }
 
 #[cfg(test)]
@@ -241,11 +276,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn sm2pke_unwraps_only_with_its_sm2_key() {
+        let k = Sm2Key::generate();
+        let key = parse_wrapping_key(&k.to_pkcs8()).unwrap();
+        assert!(matches!(key, WrappingKey::Sm2(_)));
+        let wrapped = super::super::sm2::encrypt_to_spki(&k.public_key_der(), &[7; 16]).unwrap();
+        let u = Unwrapper::new(WrappingAlgorithm::Sm2Pke, key.clone()).unwrap();
+        assert_eq!(u.unwrap(&wrapped), Some(vec![7; 16]));
+        assert_eq!(u.unwrap(&wrapped[1..]), None);
+        assert!(Unwrapper::new(WrappingAlgorithm::RsaesOaepSha256, key).is_none());
+        let (rsa, _) = rsa_pair(KeySize::Rsa2048);
+        assert!(
+            Unwrapper::new(WrappingAlgorithm::Sm2Pke, parse_wrapping_key(&rsa).unwrap()).is_none()
+        );
+    }
+
+    #[test]
     fn cache_parses_once_and_stays_bounded() {
         let cache = WrappingKeyCache::new(2);
         let (a, _) = rsa_pair(KeySize::Rsa2048);
-        let first = cache.get_or_parse(&a).unwrap();
-        assert!(Arc::ptr_eq(&first, &cache.get_or_parse(&a).unwrap()));
+        let rsa = |k: WrappingKey| match k {
+            WrappingKey::Rsa(k) => k,
+            WrappingKey::Sm2(_) => panic!("an RSA key"),
+        };
+        let first = rsa(cache.get_or_parse(&a).unwrap());
+        assert!(Arc::ptr_eq(&first, &rsa(cache.get_or_parse(&a).unwrap())));
         assert!(cache.get_or_parse(b"not a key").is_none());
         assert_eq!(cache.len(), 1);
         let (b, _) = rsa_pair(KeySize::Rsa2048);
@@ -254,7 +309,7 @@ pub(crate) mod tests {
         cache.get_or_parse(&c).unwrap();
         assert_eq!(cache.len(), 2);
         assert!(
-            !Arc::ptr_eq(&first, &cache.get_or_parse(&a).unwrap()),
+            !Arc::ptr_eq(&first, &rsa(cache.get_or_parse(&a).unwrap())),
             "a was evicted"
         );
     }

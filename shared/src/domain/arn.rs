@@ -76,6 +76,11 @@ impl Scope {
         )
     }
 
+    /// What this scope's symmetric keys are (SM4 in the China Regions).
+    pub fn symmetric_cipher(&self) -> super::spec::SymmetricCipher {
+        super::spec::SymmetricCipher::for_china(self.is_china())
+    }
+
     /// The China regions are the only ones with SM2.
     pub fn is_china(&self) -> bool {
         self.partition() == "aws-cn"

@@ -226,6 +226,33 @@ impl DataKeyPairSpec {
     }
 }
 
+/// What a Region's symmetric (SYMMETRIC_DEFAULT) keys are: AES-256 everywhere but the China
+/// Regions, where they are 128-bit SM4 keys (DG, "importing-keys-encrypt-key-material": 16
+/// bytes of material there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymmetricCipher {
+    Aes256,
+    Sm4,
+}
+
+impl SymmetricCipher {
+    pub fn for_china(china: bool) -> Self {
+        if china {
+            SymmetricCipher::Sm4
+        } else {
+            SymmetricCipher::Aes256
+        }
+    }
+
+    /// Length of the material, in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            SymmetricCipher::Aes256 => 32,
+            SymmetricCipher::Sm4 => 16,
+        }
+    }
+}
+
 /// The broad kind of material a key spec stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFamily {

@@ -9,14 +9,17 @@ use crate::error::{KmsError, KmsResult};
 ///
 /// * `RSAES_PKCS1_V1_5` is no longer supported for any key.
 /// * SM2 wrapping (`SM2PKE` with an `SM2` wrapping key) exists only in the China regions, and
-///   the RSA algorithms only go with RSA wrapping keys.
+///   the RSA algorithms only go with RSA wrapping keys. It carries RSA, ECC and SM2 private
+///   keys, never symmetric or HMAC material (DG, "Select a wrapping algorithm").
 /// * Symmetric keys take only the RSAES_OAEP algorithms; RSA private keys only the
-///   RSA_AES_KEY_WRAP (hybrid) ones, since they are longer than any RSA-OAEP plaintext.
+///   RSA_AES_KEY_WRAP (hybrid) ones, since they are longer than any RSA-OAEP plaintext, except
+///   in the China regions, where RSA_AES_KEY_WRAP does not exist and RSA keys need SM2PKE.
 /// * With RSAES_OAEP and an RSA_2048 wrapping key, ECC_NIST_P521 and Ed25519 private keys are
 ///   refused (AWS refuses them in the captures).
 ///
 /// A refusal is AWS's `ValidationException` "Wrapping algorithm X and wrapping key spec Y
-/// cannot be used to import a Z key." (AWS writes "a" before every spec).
+/// cannot be used to import a Z key." (AWS writes "a" before every spec; the China Regions'
+/// refusals were not captured and are taken to read the same).
 pub fn check(
     key_spec: KeySpec,
     algorithm: WrappingAlgorithm,
@@ -26,7 +29,14 @@ pub fn check(
     use WrappingAlgorithm as A;
     let allowed = match algorithm {
         A::RsaesPkcs1V15 => false,
-        A::Sm2Pke => china && wrapping_key_spec == WrappingKeySpec::Sm2,
+        A::Sm2Pke => {
+            china
+                && wrapping_key_spec == WrappingKeySpec::Sm2
+                && matches!(
+                    key_spec.family(),
+                    KeyFamily::Rsa | KeyFamily::Ecc | KeyFamily::Sm2
+                )
+        }
         A::RsaesOaepSha1 | A::RsaesOaepSha256 => {
             wrapping_key_spec != WrappingKeySpec::Sm2
                 && match key_spec.family() {
@@ -42,7 +52,9 @@ pub fn check(
                 }
         }
         A::RsaAesKeyWrapSha1 | A::RsaAesKeyWrapSha256 => {
-            wrapping_key_spec != WrappingKeySpec::Sm2 && key_spec.family() != KeyFamily::Symmetric
+            !china
+                && wrapping_key_spec != WrappingKeySpec::Sm2
+                && key_spec.family() != KeyFamily::Symmetric
         }
     };
     if allowed {
@@ -115,10 +127,38 @@ mod tests {
 
     #[test]
     fn sm2_only_in_china() {
-        assert!(!ok(K::SymmetricDefault, A::Sm2Pke, W::Sm2));
-        assert!(check(K::SymmetricDefault, A::Sm2Pke, W::Sm2, true).is_ok());
-        assert!(check(K::SymmetricDefault, A::Sm2Pke, W::Rsa2048, true).is_err());
-        assert!(check(K::SymmetricDefault, A::RsaesOaepSha256, W::Sm2, true).is_err());
+        let china = |k, a, w| check(k, a, w, true).is_ok();
+        assert!(!ok(K::EccNistP256, A::Sm2Pke, W::Sm2));
+        assert!(!ok(K::Rsa2048, A::Sm2Pke, W::Sm2));
+        // SM2PKE carries asymmetric private keys only (the guide's wrapping table).
+        for k in [
+            K::Rsa2048,
+            K::Rsa4096,
+            K::EccNistP256,
+            K::EccNistP521,
+            K::Sm2,
+        ] {
+            assert!(china(k, A::Sm2Pke, W::Sm2), "{k}");
+            assert!(!china(k, A::Sm2Pke, W::Rsa4096), "{k}");
+        }
+        for k in [K::SymmetricDefault, K::Hmac256] {
+            assert!(!china(k, A::Sm2Pke, W::Sm2), "{k}");
+            assert!(china(k, A::RsaesOaepSha256, W::Rsa2048), "{k}");
+        }
+        // RSA_AES_KEY_WRAP does not exist in China: RSA keys need SM2PKE there.
+        assert!(!china(K::Rsa2048, A::RsaAesKeyWrapSha256, W::Rsa4096));
+        assert!(!china(K::EccNistP256, A::RsaAesKeyWrapSha1, W::Rsa4096));
+        assert!(china(K::EccNistP256, A::RsaesOaepSha256, W::Rsa4096));
+        assert!(china(K::Sm2, A::RsaesOaepSha1, W::Rsa3072));
+        assert!(!china(K::SymmetricDefault, A::RsaesOaepSha256, W::Sm2));
         assert!(!ok(K::SymmetricDefault, A::RsaesOaepSha256, W::Sm2));
+        assert_eq!(
+            check(K::Rsa2048, A::RsaAesKeyWrapSha256, W::Rsa4096, true)
+                .unwrap_err()
+                .message(),
+            Some(
+                "Wrapping algorithm RSA_AES_KEY_WRAP_SHA_256 and wrapping key spec RSA_4096 cannot be used to import a RSA_2048 key."
+            )
+        );
     }
 }

@@ -40,16 +40,6 @@ impl Kms {
         let key = self
             .key_for_use(ctx, &r.key_id, KeyUsage::KeyAgreement, "DeriveSharedSecret")
             .await?;
-        let curve = Curve::of(key.key_spec).ok_or_else(|| {
-            KmsError::unsupported(format!(
-                "kms-import-mock cannot derive shared secrets with {} keys.",
-                key.key_spec
-            ))
-        })?;
-        let (_, material) = self.current_material(&key)?;
-        let Material::Ecdsa(_, pkcs8) = material else {
-            return Err(KmsError::internal("ECC key with other material"));
-        };
         // AWS's text for a public key it cannot use was not captured.
         let bad_key = || {
             KmsError::validation(format!(
@@ -57,10 +47,20 @@ impl Kms {
                 key.key_spec
             ))
         };
-        let secret = ecdh(curve, &pkcs8, &r.public_key.0).map_err(|f| match f {
-            AgreementFailure::PrivateKey => KmsError::internal("ECC private key"),
-            AgreementFailure::PeerKey => bad_key(),
-        })?;
+        let (_, material) = self.current_material(&key)?;
+        let secret = match material {
+            // SM2 keys agree with SM2 keys only (China Regions).
+            Material::Sm2(sm2) => sm2.derive(&r.public_key.0).ok_or_else(bad_key)?,
+            Material::Ecdsa(_, pkcs8) => {
+                let curve = Curve::of(key.key_spec)
+                    .ok_or_else(|| KmsError::internal("ECC key of no curve"))?;
+                ecdh(curve, &pkcs8, &r.public_key.0).map_err(|f| match f {
+                    AgreementFailure::PrivateKey => KmsError::internal("ECC private key"),
+                    AgreementFailure::PeerKey => bad_key(),
+                })?
+            }
+            _ => return Err(KmsError::internal("key agreement key with other material")),
+        };
         dry_run(r.dry_run)?;
         Ok(DeriveSharedSecretResponse {
             key_id: key.arn(),

@@ -70,12 +70,14 @@ impl Kms {
             ));
         }
         dry_run(r.dry_run)?;
-        let pkcs8 = generate_material(spec).await?.ok_or_else(|| {
-            KmsError::unsupported(format!(
-                "kms-import-mock cannot make {} key pairs.",
-                r.key_pair_spec
-            ))
-        })?;
+        let pkcs8 = generate_material(spec, ctx.scope.symmetric_cipher())
+            .await?
+            .ok_or_else(|| {
+                KmsError::unsupported(format!(
+                    "kms-import-mock cannot make {} key pairs.",
+                    r.key_pair_spec
+                ))
+            })?;
         let public = Material::open(spec, &pkcs8)
             .and_then(|m| m.public_key_der())
             .ok_or_else(|| KmsError::internal("a generated key pair has no public key"))?;

@@ -213,7 +213,9 @@ impl Kms {
         }
         if origin == Origin::AwsKms {
             // KMS makes the material of its own keys; SM2 and ML-DSA keys get none here.
-            if let Some(canonical) = generate_material(key_spec).await? {
+            if let Some(canonical) =
+                generate_material(key_spec, ctx.scope.symmetric_cipher()).await?
+            {
                 let v = self.new_version(&key, &canonical, KeyMaterialState::Current);
                 key.materials.push(v);
             }

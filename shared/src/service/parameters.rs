@@ -11,7 +11,7 @@ use crate::clock::Timestamp;
 use crate::domain::refusal::{origin_error, state_error};
 use crate::domain::spec::{KeyState, Origin, WrappingAlgorithm, WrappingKeySpec};
 use crate::domain::wrapping;
-use crate::error::{KmsError, KmsResult};
+use crate::error::KmsResult;
 use crate::protocol::blob::Blob;
 use crate::token::ImportToken;
 
@@ -57,13 +57,13 @@ impl Kms {
             r.wrapping_key_spec,
             key.scope.is_china(),
         )?;
-        if r.wrapping_key_spec == WrappingKeySpec::Sm2 {
-            // AWS offers SM2 wrapping keys in the China regions; aws-lc has no SM2.
-            return Err(KmsError::unsupported(
-                "kms-import-mock cannot create SM2 wrapping keys; use an RSA wrapping key spec.",
-            ));
-        }
-        let (pair, _source) = self.wrapping_keys().draw(r.wrapping_key_spec).await;
+        let pair = match r.wrapping_key_spec {
+            // An SM2 key pair takes tens of microseconds to make: no pool needed.
+            WrappingKeySpec::Sm2 => std::sync::Arc::new(
+                crate::wrapping::WrappingKeyPair::generate(WrappingKeySpec::Sm2),
+            ),
+            spec => self.wrapping_keys().draw(spec).await.0,
+        };
         self.wrapping_keys
             .insert(pair.private_key_pkcs8(), pair.decrypting_key());
         let valid_to = now.plus(PARAMETERS_VALIDITY);

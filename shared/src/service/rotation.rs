@@ -129,7 +129,7 @@ impl Kms {
         // A key KMS made gets fresh material, staged the way an imported key's is.
         let generated = match key.origin {
             Origin::External => None,
-            _ => generate_material(key.key_spec).await?,
+            _ => generate_material(key.key_spec, key.scope.symmetric_cipher()).await?,
         };
         let staged = generated
             .map(|canonical| self.new_version(key, &canonical, KeyMaterialState::PendingRotation));

@@ -157,11 +157,13 @@ impl Kms {
         for (j, v) in entry.versions.iter().enumerate() {
             let canonical = match &v.source {
                 MaterialSource::Given(m) => m.clone(),
-                MaterialSource::Generate => match generate_material(entry.key_spec).await? {
-                    Some(m) => m,
-                    // SM2 and ML-DSA keys: the mock makes no material for them (as CreateKey).
-                    None => continue,
-                },
+                MaterialSource::Generate => {
+                    match generate_material(entry.key_spec, entry.scope.symmetric_cipher()).await? {
+                        Some(m) => m,
+                        // SM2 and ML-DSA keys: the mock makes no material for them (as CreateKey).
+                        None => continue,
+                    }
+                }
             };
             if entry.origin == Origin::AwsKms && j == 0 {
                 key.materials

@@ -7,7 +7,7 @@ use crate::crypto::material::{self, Material, MaterialId};
 use crate::crypto::seal::{Purpose, Sealed};
 use crate::domain::key::KeyRecord;
 use crate::domain::material::{Expiry, MaterialVersion};
-use crate::domain::spec::{Algorithms, KeyMaterialState, KeySpec, KeyUsage};
+use crate::domain::spec::{Algorithms, KeyMaterialState, KeySpec, KeyUsage, SymmetricCipher};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 
 /// What the sealed material is bound to: its key and its version.
@@ -77,8 +77,11 @@ pub(super) fn recipient_unsupported(recipient: &Option<serde_json::Value>) -> Km
 }
 
 /// Material generation for keys KMS creates (RSA takes up to a second: off the runtime).
-pub(super) async fn generate_material(spec: KeySpec) -> KmsResult<Option<Vec<u8>>> {
-    tokio::task::spawn_blocking(move || material::generate(spec))
+pub(super) async fn generate_material(
+    spec: KeySpec,
+    cipher: SymmetricCipher,
+) -> KmsResult<Option<Vec<u8>>> {
+    tokio::task::spawn_blocking(move || material::generate(spec, cipher))
         .await
         .map_err(KmsError::internal)
 }
@@ -165,7 +168,7 @@ impl Kms {
     /// The current material of a usable key, opened, with its id.
     pub(super) fn current_material(&self, key: &KeyRecord) -> KmsResult<(MaterialId, Material)> {
         let Some(v) = key.current_material() else {
-            // Keys of specs the mock cannot make material for (SM2, ML-DSA).
+            // Keys of specs the mock cannot make material for (ML-DSA).
             return Err(KmsError::unsupported(format!(
                 "kms-import-mock has no key material for {} keys.",
                 key.key_spec
