@@ -511,25 +511,23 @@ mod props {
         WrappingAlgorithm::RsaAesKeyWrapSha256,
     ];
 
-    /// An HMAC_512 key (it takes every wrapping algorithm, and 64 to 128 bytes of material),
-    /// its token and wrapping public key.
-    fn hmac_key(alg: WrappingAlgorithm, spec: &str) -> (String, String, Vec<u8>) {
+    /// A new EXTERNAL key made with `create` in `ctx`'s Region, its token and wrapping public
+    /// key for `alg` and `spec`.
+    fn key_with_params(
+        ctx: &RequestContext,
+        create: serde_json::Value,
+        alg: &str,
+        spec: &str,
+    ) -> (String, String, Vec<u8>) {
         let (rt, kms) = &*KMS;
         rt.block_on(async {
-            let out = call(
-                kms,
-                &ctx(),
-                "CreateKey",
-                json!({"Origin": "EXTERNAL", "KeySpec": "HMAC_512", "KeyUsage": "GENERATE_VERIFY_MAC"}),
-            )
-            .await
-            .unwrap();
+            let out = call(kms, ctx, "CreateKey", create).await.unwrap();
             let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
             let p = call(
                 kms,
-                &ctx(),
+                ctx,
                 "GetParametersForImport",
-                json!({"KeyId": id, "WrappingAlgorithm": alg.as_str(), "WrappingKeySpec": spec}),
+                json!({"KeyId": id, "WrappingAlgorithm": alg, "WrappingKeySpec": spec}),
             )
             .await
             .unwrap();
@@ -538,11 +536,49 @@ mod props {
         })
     }
 
+    /// An HMAC_512 key (it takes every wrapping algorithm, and 64 to 128 bytes of material),
+    /// its token and wrapping public key.
+    fn hmac_key(alg: WrappingAlgorithm, spec: &str) -> (String, String, Vec<u8>) {
+        key_with_params(
+            &ctx(),
+            json!({"Origin": "EXTERNAL", "KeySpec": "HMAC_512", "KeyUsage": "GENERATE_VERIFY_MAC"}),
+            alg.as_str(),
+            spec,
+        )
+    }
+
+    fn china() -> RequestContext {
+        RequestContext::new(crate::domain::arn::Scope::new("111122223333", "cn-north-1"))
+    }
+
+    /// An SM2 signing key in a China Region, its SM2PKE token and SM2 wrapping public key.
+    fn sm2_key() -> (String, String, Vec<u8>) {
+        key_with_params(
+            &china(),
+            json!({"Origin": "EXTERNAL", "KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}),
+            "SM2PKE",
+            "SM2",
+        )
+    }
+
     fn import(id: &str, token: &str, encrypted: &[u8]) -> KmsResult<serde_json::Value> {
+        import_in(&ctx(), id, token, encrypted)
+    }
+
+    fn import_in_china(id: &str, token: &str, encrypted: &[u8]) -> KmsResult<serde_json::Value> {
+        import_in(&china(), id, token, encrypted)
+    }
+
+    fn import_in(
+        ctx: &RequestContext,
+        id: &str,
+        token: &str,
+        encrypted: &[u8],
+    ) -> KmsResult<serde_json::Value> {
         let (rt, kms) = &*KMS;
         rt.block_on(call(
             kms,
-            &ctx(),
+            ctx,
             "ImportKeyMaterial",
             json!({
                 "KeyId": id,
@@ -564,51 +600,6 @@ mod props {
             ))
             .unwrap();
         B64.decode(out["Mac"].as_str().unwrap()).unwrap()
-    }
-
-    fn china() -> RequestContext {
-        RequestContext::new(crate::domain::arn::Scope::new("111122223333", "cn-north-1"))
-    }
-
-    /// An SM2 signing key in a China Region, its SM2PKE token and SM2 wrapping public key.
-    fn sm2_key() -> (String, String, Vec<u8>) {
-        let (rt, kms) = &*KMS;
-        rt.block_on(async {
-            let out = call(
-                kms,
-                &china(),
-                "CreateKey",
-                json!({"Origin": "EXTERNAL", "KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}),
-            )
-            .await
-            .unwrap();
-            let id = out["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
-            let p = call(
-                kms,
-                &china(),
-                "GetParametersForImport",
-                json!({"KeyId": id, "WrappingAlgorithm": "SM2PKE", "WrappingKeySpec": "SM2"}),
-            )
-            .await
-            .unwrap();
-            let public = B64.decode(p["PublicKey"].as_str().unwrap()).unwrap();
-            (id, p["ImportToken"].as_str().unwrap().to_string(), public)
-        })
-    }
-
-    fn import_in_china(id: &str, token: &str, encrypted: &[u8]) -> KmsResult<serde_json::Value> {
-        let (rt, kms) = &*KMS;
-        rt.block_on(call(
-            kms,
-            &china(),
-            "ImportKeyMaterial",
-            json!({
-                "KeyId": id,
-                "ImportToken": token,
-                "EncryptedKeyMaterial": B64.encode(encrypted),
-                "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
-            }),
-        ))
     }
 
     fn spec_name(i: usize) -> &'static str {
