@@ -148,6 +148,18 @@ impl App {
             }
         }
         pool.start_refill();
+        if !config.pool_warm.is_zero() {
+            let (waiting, limit) = (pool.clone(), config.pool_warm);
+            let t = std::time::Instant::now();
+            let full = tokio::task::spawn_blocking(move || waiting.wait_full(limit))
+                .await
+                .unwrap_or(false);
+            tracing::info!(
+                full,
+                waited_ms = t.elapsed().as_millis() as u64,
+                "KMS_MOCK_POOL_WARM_SECONDS: pool warmed before serving"
+            );
+        }
         let mut kms = Kms::new(store, pool, Clock::system(), sealer).with_delays(config.delays);
         if config.shared_pool.top_up {
             kms = kms.with_shared_top_up(config.shared_pool.targets);

@@ -192,6 +192,9 @@ pub struct Config {
     pub pool: PoolConfig,
     /// Sealed pool file loaded at start-up and written at shut-down; `None` when off.
     pub pool_file: Option<PathBuf>,
+    /// `KMS_MOCK_POOL_WARM_SECONDS`: start serving only once the pool is full, or after this
+    /// long (CI jobs that prefer a slower start to any request waiting for a key).
+    pub pool_warm: std::time::Duration,
     pub shared_pool: SharedPoolConfig,
     pub log: LogConfig,
     /// Enables `/_kms_mock/clock`, which moves the mock's clock (for expiry tests).
@@ -357,6 +360,8 @@ impl Config {
             refill_threads: count("KMS_MOCK_POOL_THREADS", defaults.refill_threads)?,
             reuse: flag("KMS_MOCK_POOL_REUSE")?,
         };
+        let pool_warm =
+            std::time::Duration::from_secs(count("KMS_MOCK_POOL_WARM_SECONDS", 0)? as u64);
         let pool_file = match var("KMS_MOCK_POOL_FILE") {
             Some(v) if v.trim() == "off" => None,
             Some(v) => Some(PathBuf::from(v)),
@@ -451,6 +456,7 @@ impl Config {
             secret,
             pool,
             pool_file,
+            pool_warm,
             shared_pool: SharedPoolConfig {
                 targets: PerSpec::new(
                     count("KMS_MOCK_SHARED_POOL_RSA_2048", 16)?,

@@ -42,6 +42,10 @@ CONFIGS = {
     "per-request": {"KMS_MOCK_POOL_RSA_2048": "0", "KMS_MOCK_POOL_RSA_3072": "0", "KMS_MOCK_POOL_RSA_4096": "0"},
     "shipped": {},
 }
+# More configurations to compare, by name (`--also threads=2`): environment settings.
+EXTRA = {
+    "one-thread": {"KMS_MOCK_POOL_THREADS": "1"},
+}
 
 
 def free_port() -> int:
@@ -107,7 +111,10 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--also", action="append", default=[], choices=sorted(EXTRA))
     args = ap.parse_args()
+    for name in args.also:
+        CONFIGS[name] = EXTRA[name]
     if not BIN.exists():
         raise SystemExit(f"{BIN} missing: cargo build --release -p kms-api")
     results: dict[str, dict[str, list[float]]] = {c: {"gpfi": [], "ordinary": []} for c in CONFIGS}

@@ -58,7 +58,8 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             targets: PerSpec::new(16, 8, 8),
-            refill_threads: 1,
+            // Every core, at the lowest priority: generation soaks up idle time.
+            refill_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             reuse: false,
         }
     }
@@ -82,6 +83,32 @@ struct Slot {
     last_reuse_ms: AtomicU64,
     generated: AtomicU64,
     generate_micros: AtomicU64,
+    /// When a key of this spec was last asked for, in milliseconds since the pool started.
+    last_draw_ms: AtomicU64,
+    /// Keys of this spec asked for so far: the target grows with them (see `goal`).
+    draws: AtomicU64,
+    /// Signalled when a refill thread adds a key, for requests waiting on a miss.
+    added: tokio::sync::Notify,
+}
+
+/// How far the demand seen raises a spec's target: by one key for each key asked for, up to
+/// this many ready keys in all (RSA_4096 pairs are about 5 KB each).
+const MAX_GOAL: usize = 64;
+
+/// A spec asked for within this long is filled before those that were not.
+const RECENT_DEMAND: Duration = Duration::from_secs(30);
+
+impl Slot {
+    /// How many ready keys to keep: the configured target, raised by the demand seen (a suite
+    /// that asked for 32 keys will likely ask for as many again). Zero stays zero: a spec
+    /// configured off is never generated in the background.
+    fn goal(&self) -> usize {
+        if self.target == 0 {
+            return 0;
+        }
+        let draws = self.draws.load(Ordering::Relaxed) as usize;
+        (self.target + draws).min(MAX_GOAL.max(self.target))
+    }
 }
 
 struct Shared {
@@ -146,6 +173,9 @@ impl WrappingKeyPool {
             last_reuse_ms: AtomicU64::new(0),
             generated: AtomicU64::new(0),
             generate_micros: AtomicU64::new(0),
+            last_draw_ms: AtomicU64::new(0),
+            draws: AtomicU64::new(0),
+            added: tokio::sync::Notify::new(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -163,15 +193,46 @@ impl WrappingKeyPool {
     }
 
     /// A key for one GetParametersForImport call: from the pool when it has one, else reused
-    /// (if enabled) or generated on a blocking thread.
+    /// (if enabled), else whichever comes first of a key the refill threads finish and one
+    /// generated for this call on a blocking thread; the other one goes into the pool.
     pub async fn take(&self, spec: WrappingKeySpec) -> (Arc<WrappingKeyPair>, KeySource) {
         if let Some(hit) = self.take_ready(spec) {
             return hit;
         }
+        let slot = self.slot(spec);
+        slot.misses.fetch_add(1, Ordering::Relaxed);
+        self.note_draw(slot);
+        let (tx, rx) = tokio::sync::oneshot::channel::<Arc<WrappingKeyPair>>();
         let pool = self.clone();
-        match tokio::task::spawn_blocking(move || pool.generate_now(spec)).await {
-            Ok(generated) => generated,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        tokio::task::spawn_blocking(move || {
+            let slot = pool.slot(spec);
+            let pair = Arc::new(pool.timed_generate(slot));
+            pool.remember(slot, &pair);
+            // The caller took a refilled key meanwhile: this one is ready for the next call.
+            if let Err(pair) = tx.send(pair) {
+                lock(&slot.ready).push_back(pair);
+                slot.added.notify_one();
+            }
+        });
+        self.wake_refill();
+        let refilled = async {
+            loop {
+                let added = slot.added.notified();
+                if let Some(pair) = lock(&slot.ready).pop_front() {
+                    return pair;
+                }
+                added.await;
+            }
+        };
+        tokio::select! {
+            generated = rx => match generated {
+                Ok(pair) => (pair, KeySource::Generated),
+                Err(_) => std::panic::resume_unwind(Box::new("wrapping key generation failed")),
+            },
+            pair = refilled => {
+                self.remember(slot, &pair);
+                (pair, KeySource::Pool)
+            }
         }
     }
 
@@ -180,6 +241,7 @@ impl WrappingKeyPool {
         let slot = self.slot(spec);
         let popped = lock(&slot.ready).pop_front();
         if let Some(pair) = popped {
+            self.note_draw(slot);
             slot.hits.fetch_add(1, Ordering::Relaxed);
             self.remember(slot, &pair);
             self.wake_refill();
@@ -188,6 +250,7 @@ impl WrappingKeyPool {
         if self.shared.reuse {
             let mut recent = lock(&slot.recent);
             if let Some(pair) = recent.pop_front() {
+                self.note_draw(slot);
                 recent.push_back(pair.clone());
                 slot.reused.fetch_add(1, Ordering::Relaxed);
                 slot.last_reuse_ms
@@ -200,17 +263,16 @@ impl WrappingKeyPool {
 
     /// Counts a key of `spec` taken from the shared pool instead (for the stats).
     pub fn record_shared_hit(&self, spec: WrappingKeySpec) {
-        self.slot(spec).shared_hits.fetch_add(1, Ordering::Relaxed);
+        let slot = self.slot(spec);
+        self.note_draw(slot);
+        slot.shared_hits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Synchronous on-demand generation, counted as a miss.
-    pub fn generate_now(&self, spec: WrappingKeySpec) -> (Arc<WrappingKeyPair>, KeySource) {
-        let slot = self.slot(spec);
-        slot.misses.fetch_add(1, Ordering::Relaxed);
-        let pair = Arc::new(self.timed_generate(slot));
-        self.remember(slot, &pair);
-        self.wake_refill();
-        (pair, KeySource::Generated)
+    /// A key of this spec was handed out: demand, for the refill's order and goal.
+    fn note_draw(&self, slot: &Slot) {
+        slot.draws.fetch_add(1, Ordering::Relaxed);
+        slot.last_draw_ms
+            .store(self.uptime_ms().max(1), Ordering::Relaxed);
     }
 
     fn timed_generate(&self, slot: &Slot) -> WrappingKeyPair {
@@ -256,17 +318,31 @@ impl WrappingKeyPool {
         last != 0 && self.uptime_ms().saturating_sub(last) < REUSE_QUIET.as_millis() as u64
     }
 
-    /// The spec furthest below its target, if any is below (and not in a reuse burst).
+    /// The spec to make a key of next, if any is below its goal (and not in a reuse burst):
+    /// those asked for recently first, then RSA_4096 (the slowest to make, and the spec AWS's
+    /// examples use), then the lowest fill ratio.
     fn most_needed(&self) -> Option<WrappingKeySpec> {
+        let now = self.uptime_ms();
+        let recent = |s: &Slot| {
+            let last = s.last_draw_ms.load(Ordering::Relaxed);
+            last != 0 && now.saturating_sub(last) < RECENT_DEMAND.as_millis() as u64
+        };
         self.shared
             .slots
             .values()
-            .filter(|s| s.target > 0 && !self.reuse_burst(s))
+            .filter(|s| s.goal() > 0 && !self.reuse_burst(s))
             .map(|s| (s, lock(&s.ready).len()))
-            .filter(|(s, n)| *n < s.target)
+            .filter(|(s, n)| *n < s.goal())
             .min_by(|(a, na), (b, nb)| {
-                // Lowest fill ratio first.
-                (*na as f64 / a.target as f64).total_cmp(&(*nb as f64 / b.target as f64))
+                let key = |s: &Slot, n: usize| {
+                    (
+                        !recent(s),
+                        s.spec != WrappingKeySpec::Rsa4096,
+                        n as f64 / s.goal() as f64,
+                    )
+                };
+                let (ka, kb) = (key(a, *na), key(b, *nb));
+                (ka.0, ka.1).cmp(&(kb.0, kb.1)).then(ka.2.total_cmp(&kb.2))
             })
             .map(|(s, _)| s.spec)
     }
@@ -294,6 +370,7 @@ impl WrappingKeyPool {
                     let slot = self.slot(spec);
                     let pair = self.timed_generate(slot);
                     lock(&slot.ready).push_back(Arc::new(pair));
+                    slot.added.notify_one();
                 }
                 None => {
                     let guard = lock(flag);
@@ -530,6 +607,49 @@ mod tests {
             WrappingKeyPair::from_pkcs8(WrappingKeySpec::Rsa3072, p.private_key_pkcs8()).is_none()
         );
         assert!(!format!("{p:?}").contains(&format!("{:?}", &p.private_key_pkcs8()[..8])));
+    }
+
+    #[test]
+    fn demand_raises_the_goal_and_a_miss_takes_the_first_key_ready() {
+        let pool = small(PerSpec::new(2, 0, 1), false);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let slot = pool.slot(WrappingKeySpec::Rsa2048);
+        assert_eq!(slot.goal(), 2);
+        // Nothing asked for yet: RSA_4096 is filled first.
+        assert_eq!(pool.most_needed(), Some(WrappingKeySpec::Rsa4096));
+        // A miss while a key is added meanwhile: the added key serves it, the generated one
+        // joins the pool, and no key is handed out twice.
+        let waiting = {
+            let pool = pool.clone();
+            rt.spawn(async move { pool.take(WrappingKeySpec::Rsa2048).await })
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        let extra = WrappingKeyPair::generate(WrappingKeySpec::Rsa2048);
+        let extra_der = extra.public_key_der().to_vec();
+        lock(&slot.ready).push_back(Arc::new(extra));
+        slot.added.notify_one();
+        let (got, _) = rt.block_on(waiting).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while lock(&slot.ready).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let left: Vec<Vec<u8>> = lock(&slot.ready)
+            .iter()
+            .map(|p| p.public_key_der().to_vec())
+            .collect();
+        let mut all = left.clone();
+        all.push(got.public_key_der().to_vec());
+        assert!(all.contains(&extra_der));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 2, "two keys, each once");
+        // The demand seen raises the goal, and puts the spec first.
+        assert_eq!(slot.goal(), 3);
+        assert_eq!(pool.most_needed(), Some(WrappingKeySpec::Rsa2048));
     }
 
     #[test]
