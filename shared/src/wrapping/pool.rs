@@ -89,6 +89,9 @@ struct Slot {
     draws: AtomicU64,
     /// Signalled when a refill thread adds a key, for requests waiting on a miss.
     added: tokio::sync::Notify,
+    /// Keys refill threads are making now: counted with the ready ones, so that two threads
+    /// do not both make the last key a spec lacks.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// How far the demand seen raises a spec's target: by one key for each key asked for, up to
@@ -117,6 +120,8 @@ struct Shared {
     refill_threads: usize,
     /// Wakes refill threads; the flag is "shutting down".
     wake: (Mutex<bool>, Condvar),
+    /// Held while a refill thread picks its next spec and reserves it.
+    choosing: Mutex<()>,
     started: Instant,
 }
 
@@ -176,6 +181,7 @@ impl WrappingKeyPool {
             last_draw_ms: AtomicU64::new(0),
             draws: AtomicU64::new(0),
             added: tokio::sync::Notify::new(),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         };
         Self {
             shared: Arc::new(Shared {
@@ -183,6 +189,7 @@ impl WrappingKeyPool {
                 reuse: config.reuse,
                 refill_threads: config.refill_threads,
                 wake: (Mutex::new(false), Condvar::new()),
+                choosing: Mutex::new(()),
                 started: Instant::now(),
             }),
         }
@@ -331,7 +338,7 @@ impl WrappingKeyPool {
             .slots
             .values()
             .filter(|s| s.goal() > 0 && !self.reuse_burst(s))
-            .map(|s| (s, lock(&s.ready).len()))
+            .map(|s| (s, lock(&s.ready).len() + s.in_flight.load(Ordering::Relaxed)))
             .filter(|(s, n)| *n < s.goal())
             .min_by(|(a, na), (b, nb)| {
                 let key = |s: &Slot, n: usize| {
@@ -365,11 +372,19 @@ impl WrappingKeyPool {
             if *lock(flag) {
                 return;
             }
-            match self.most_needed() {
+            // Choosing and reserving together, so that another thread sees the reservation.
+            let chosen = {
+                let _choosing = lock(&self.shared.choosing);
+                self.most_needed().inspect(|spec| {
+                    self.slot(*spec).in_flight.fetch_add(1, Ordering::Relaxed);
+                })
+            };
+            match chosen {
                 Some(spec) => {
                     let slot = self.slot(spec);
                     let pair = self.timed_generate(slot);
                     lock(&slot.ready).push_back(Arc::new(pair));
+                    slot.in_flight.fetch_sub(1, Ordering::Relaxed);
                     slot.added.notify_one();
                 }
                 None => {
