@@ -293,6 +293,7 @@ def test_one_replica_per_region_across_processes(tmp_path, kind):
 CAROL = f"arn:aws:iam::{ACCOUNT}:user/carol"
 DAVE = f"arn:aws:iam::{ACCOUNT}:user/dave"
 ERIN = f"arn:aws:iam::{ACCOUNT}:user/erin"
+FRANK = f"arn:aws:iam::{ACCOUNT}:user/frank"
 
 
 def allow(*statements):
@@ -305,6 +306,7 @@ CONFIG = {
         {"access_key_id": "AKIADAVE", "secret_access_key": "dave-secret", "principal": DAVE},
         {"access_key_id": "AKIAERIN", "secret_access_key": "erin-secret", "principal": ERIN},
         {"access_key_id": "AKIAEVE", "secret_access_key": "eve-secret", "principal": "arn:aws:iam::444455556666:root"},
+        {"access_key_id": "AKIAFRANK", "secret_access_key": "frank-secret", "principal": FRANK},
     ],
     "identity_policies": {
         # Replicas to us-west-2 only; primaries moved to us-west-2 only.
@@ -318,6 +320,10 @@ CONFIG = {
         DAVE: {"mr": allow({"Effect": "Allow", "Action": "kms:ReplicateKey", "Resource": "*"},
                            {"Effect": "Allow", "Action": "kms:UpdatePrimaryRegion", "Resource": "*",
                             "Condition": {"StringEquals": {"kms:PrimaryRegion": EU}}})},
+        # May create keys, but no HMAC keys: a replica is a key created in its Region.
+        FRANK: {"mr": allow({"Effect": "Allow", "Action": ["kms:ReplicateKey", "kms:CreateKey"], "Resource": "*"},
+                            {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*",
+                             "Condition": {"StringEquals": {"kms:KeySpec": "HMAC_256", "kms:MultiRegionKeyType": "REPLICA"}}})},
         # Encrypts with primaries of multi-Region keys only.
         ERIN: {"mr": allow({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
                             "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "PRIMARY",
@@ -366,6 +372,14 @@ def test_sidecar_decides_on_replicas(stack):
     refused = [r for r in stack.audit() if r["eventName"] == "ReplicateKey" and r.get("errorCode")][0]
     assert refused["errorCode"] == "AccessDeniedException"
 
+    # The replica's CreateKey is decided on the key it makes: the primary's spec, a replica.
+    frank = stack.client(key="AKIAFRANK", secret="frank-secret")
+    hmac = root.create_key(MultiRegion=True, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    assert error(lambda: frank.replicate_key(KeyId=hmac, ReplicaRegion=WEST)) == (
+        "AccessDeniedException", f"User: {FRANK} is not authorized to perform: kms:CreateKey on resource: * "
+        "with an explicit deny in an identity-based policy")
+    assert frank.replicate_key(KeyId=key_id, ReplicaRegion="ca-central-1")["ReplicaKeyMetadata"]["KeySpec"] == "SYMMETRIC_DEFAULT"
+
     # kms:MultiRegionKeyType and kms:MultiRegion on every request about the key.
     root.replicate_key(KeyId=key_id, ReplicaRegion=EU, Policy=json.dumps(allow(
         {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
@@ -388,6 +402,12 @@ def test_sidecar_decides_on_replicas(stack):
         "ValidationException", f"{key_id} does not have a replica key in the specified Region."), (
         "the endpoint's answer, from the sidecar: nothing to authorize")
     assert root.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    # Named in a replica's Region, the key is no primary: refused by the sidecar itself (it
+    # could be one by the time the endpoint reads it), as the endpoint words it.
+    assert error(lambda: root_west.update_primary_region(KeyId=key_id, PrimaryRegion=EU)) == (
+        "KMSInvalidStateException", f"{arn(WEST, key_id)} is not a multi-Region primary key.")
+    refused = [r for r in stack.audit() if r["eventName"] == "UpdatePrimaryRegion"][-1]
+    assert refused["errorCode"] == "KMSInvalidStateException" and "policyDecision" not in refused
     carol.update_primary_region(KeyId=key_id, PrimaryRegion=WEST)
     record = [r for r in stack.audit() if r["eventName"] == "UpdatePrimaryRegion" and not r.get("errorCode")][-1]
     assert [r["ARN"] for r in record["resources"]] == [primary, arn(WEST, key_id)]

@@ -100,10 +100,17 @@ impl KeyRecord {
     pub fn require_enabled(&self, now: Timestamp) -> Result<(), KmsError> {
         match self.state(now) {
             KeyState::Enabled => Ok(()),
-            // Keys being updated can still be used for cryptography (the model's
-            // UpdatePrimaryRegion documentation), if they were enabled.
-            KeyState::Updating if self.enabled && self.has_usable_material(now) => Ok(()),
             other => Err(state_error(&self.arn(), other)),
+        }
+    }
+
+    /// Refuses a key that cannot be used for cryptography now: as `require_enabled`, except
+    /// that keys being updated can still be used (the model's UpdatePrimaryRegion
+    /// documentation), if they were enabled; they cannot be managed.
+    pub fn require_usable(&self, now: Timestamp) -> Result<(), KmsError> {
+        match self.state(now) {
+            KeyState::Updating if self.enabled && self.has_usable_material(now) => Ok(()),
+            _ => self.require_enabled(now),
         }
     }
 

@@ -289,7 +289,11 @@ impl Kms {
         // A replica's shared properties are its primary's, as when it was resolved.
         let primary = super::replicas::primary_of(self.store.as_ref(), now, &key.record).await?;
         update_key(self.store.as_ref(), scope, &key.record.key_id, |k| {
-            if let Some(p) = &primary {
+            // Only while it is still that primary's replica (an UpdatePrimaryRegion between
+            // the two reads makes the stored record the truth).
+            if let Some(p) = &primary
+                && k.multi_region == key.record.multi_region
+            {
                 k.share_from(p);
             }
             k.settle(now);
@@ -351,41 +355,55 @@ impl Kms {
                 if days < 7 { 7 } else { 30 }
             )));
         }
-        let key = self.resolve(ctx, &r.key_id, Aliases::Refused).await?;
         let now = self.clock.now();
         let date = now.plus(Duration::from_secs(u64::from(days) * 86_400));
-        // A primary with replicas waits for them (captured: PendingReplicaDeletion, no date).
-        let has_replicas = key.record.multi_region == MultiRegion::Primary
-            && super::replicas::related(self.store.as_ref(), now, &key.record)
-                .await?
-                .iter()
-                .any(|v| v.record.multi_region.is_replica());
-        let deletion = if has_replicas {
-            Deletion::AwaitingReplicas { window_days: days }
-        } else {
-            Deletion::Scheduled {
-                date,
-                window_days: days,
+        let schedule = |k: &mut KeyRecord, deletion: Deletion| match k.state(now) {
+            s @ (KeyState::PendingDeletion
+            | KeyState::PendingReplicaDeletion
+            | KeyState::Creating
+            | KeyState::Updating) => Err(state_error(&k.arn(), s)),
+            _ => {
+                k.deletion = Some(deletion);
+                Ok(())
             }
         };
-        let (k, _) = self
-            .change_key(&key, |k| match k.state(now) {
-                s @ (KeyState::PendingDeletion
-                | KeyState::PendingReplicaDeletion
-                | KeyState::Creating
-                | KeyState::Updating) => Err(state_error(&k.arn(), s)),
-                _ => {
-                    k.deletion = Some(deletion);
-                    Ok(())
-                }
-            })
-            .await?;
-        Ok(ScheduleKeyDeletionResponse {
+        let respond = |k: &KeyRecord, deletion: Deletion| ScheduleKeyDeletionResponse {
             deletion_date: deletion.date(),
             key_id: k.arn(),
             key_state: k.state(now),
             pending_window_in_days: days,
-        })
+        };
+        let scheduled = Deletion::Scheduled {
+            date,
+            window_days: days,
+        };
+        for _ in 0..crate::store::MAX_ATTEMPTS {
+            let key = self.resolve(ctx, &r.key_id, Aliases::Refused).await?;
+            if key.record.multi_region != MultiRegion::Primary {
+                let (k, _) = self.change_key(&key, |k| schedule(k, scheduled)).await?;
+                return Ok(respond(&k, scheduled));
+            }
+            // A primary with replicas waits for them (captured: PendingReplicaDeletion, no
+            // date). Decided on this version of the primary: a ReplicateKey meanwhile changes
+            // it (see `replicas`), and the decision is made again.
+            let has_replicas = super::replicas::related(self.store.as_ref(), now, &key.record)
+                .await?
+                .iter()
+                .any(|v| v.record.multi_region.is_replica());
+            let deletion = if has_replicas {
+                Deletion::AwaitingReplicas { window_days: days }
+            } else {
+                scheduled
+            };
+            let mut k = key.record.clone();
+            schedule(&mut k, deletion)?;
+            if self.store.replace_key(key.version, &k).await? == Write::Done {
+                return Ok(respond(&k, deletion));
+            }
+        }
+        Err(KmsError::internal(
+            "ScheduleKeyDeletion: the key is still changing",
+        ))
     }
 
     pub(super) async fn cancel_key_deletion(

@@ -48,7 +48,7 @@ pub use grants::{invalid_token as invalid_grant_token, read_grant_token};
 #[cfg(test)]
 pub use keys::default_key_policy;
 pub use last_usage::is_tracked;
-pub use replicas::no_replica_in_region;
+pub use replicas::{no_replica_in_region, not_a_primary_key};
 pub use resolve::{Aliases, KeyRef, resolve_key};
 
 /// How many parsed wrapping keys a process keeps (about 8 KB each for RSA_4096).

@@ -53,6 +53,12 @@ pub(super) struct UpdatePrimaryRegionRequest {
 /// How many times UpdatePrimaryRegion retries when a related key changed under it.
 const SWAP_ATTEMPTS: usize = 20;
 
+/// UpdatePrimaryRegion on a key that is no primary: captured for a replica (a different
+/// exception and casing from ReplicateKey's), assumed the same for a single-Region key.
+pub fn not_a_primary_key(arn: &str) -> KmsError {
+    KmsError::invalid_state(format!("{arn} is not a multi-Region primary key."))
+}
+
 /// UpdatePrimaryRegion to a Region without a replica (captured: the bare key id).
 pub fn no_replica_in_region(key_id: &str) -> KmsError {
     KmsError::validation(format!(
@@ -241,10 +247,48 @@ impl Kms {
         ctx: &RequestContext,
         r: ReplicateKeyRequest,
     ) -> KmsResult<ReplicateKeyResponse> {
-        let primary = self
-            .resolve(ctx, &r.key_id, Aliases::Unsupported)
-            .await?
-            .record;
+        for _ in 0..SWAP_ATTEMPTS {
+            let primary = self.resolve(ctx, &r.key_id, Aliases::Unsupported).await?;
+            let replica = self.replica_of(ctx, &primary.record, &r)?;
+            // One transaction: the replica added if absent, the primary unchanged meanwhile
+            // (so an UpdatePrimaryRegion or a ScheduleKeyDeletion racing this one sees it, or
+            // makes this one start again).
+            let writes = [
+                (primary.version, primary.record.clone()),
+                (0, replica.clone()),
+            ];
+            if self.store.replace_keys(&writes).await? == Write::Done {
+                return Ok(ReplicateKeyResponse {
+                    replica_key_metadata: self.key_metadata(&replica).await?,
+                    replica_policy: replica.policy,
+                    replica_tags: replica.tags,
+                });
+            }
+            let now = self.clock.now();
+            // A replica whose deletion date has passed is gone (purged as it is read).
+            if load_key(self.store.as_ref(), now, &replica.scope, &replica.key_id)
+                .await?
+                .is_some()
+            {
+                return Err(KmsError::new(
+                    ErrorCode::AlreadyExists,
+                    "You can create only one replica of each primary key in each AWS Region.",
+                ));
+            }
+            tokio::task::yield_now().await;
+        }
+        Err(KmsError::internal(
+            "ReplicateKey: the primary key is still changing",
+        ))
+    }
+
+    /// The replica ReplicateKey would make of `primary`, after AWS's checks.
+    fn replica_of(
+        &self,
+        ctx: &RequestContext,
+        primary: &KeyRecord,
+        r: &ReplicateKeyRequest,
+    ) -> KmsResult<KeyRecord> {
         let arn = primary.arn();
         if primary.multi_region != MultiRegion::Primary {
             // Captured for a replica; the text for a single-Region key was not captured and
@@ -270,15 +314,14 @@ impl Kms {
             )));
         }
         let now = self.clock.now();
-        require_manageable(&primary, now)?;
+        require_manageable(primary, now)?;
         check_tags(&r.tags)?;
         let scope = Scope::new(primary.scope.account.clone(), region);
-        let explicit_policy = r.policy.is_some();
         let mut replica = KeyRecord {
             key_id: primary.key_id.clone(),
             scope: scope.clone(),
             creation_date: now,
-            description: r.description.unwrap_or_default(),
+            description: r.description.clone().unwrap_or_default(),
             key_spec: primary.key_spec,
             key_usage: primary.key_usage,
             origin: primary.origin,
@@ -292,16 +335,19 @@ impl Kms {
             // An imported replica has no material until the user imports it.
             enabled: primary.origin != crate::domain::spec::Origin::External,
             deletion: None,
-            policy: r.policy.unwrap_or_else(|| default_key_policy(&scope)),
-            tags: r.tags,
+            policy: r
+                .policy
+                .clone()
+                .unwrap_or_else(|| default_key_policy(&scope)),
+            tags: r.tags.clone(),
             materials: Vec::new(),
             on_demand_rotation: None,
             rotation_period_days: None,
             last_usage: None,
             grants: Vec::new(),
         };
-        replica.share_from(&primary);
-        if explicit_policy {
+        replica.share_from(primary);
+        if r.policy.is_some() {
             super::policies::check_key_policy(
                 ctx,
                 &replica.policy,
@@ -310,26 +356,7 @@ impl Kms {
                 now.whole_seconds(),
             )?;
         }
-        let mut written = self.store.insert_key(&replica).await?;
-        // A replica whose deletion date has passed is gone (purged as it is read): try again.
-        if written == Write::Conflict
-            && load_key(self.store.as_ref(), now, &scope, &replica.key_id)
-                .await?
-                .is_none()
-        {
-            written = self.store.insert_key(&replica).await?;
-        }
-        if written == Write::Conflict {
-            return Err(KmsError::new(
-                ErrorCode::AlreadyExists,
-                "You can create only one replica of each primary key in each AWS Region.",
-            ));
-        }
-        Ok(ReplicateKeyResponse {
-            replica_key_metadata: self.key_metadata(&replica).await?,
-            replica_policy: replica.policy,
-            replica_tags: replica.tags,
-        })
+        Ok(replica)
     }
 
     pub(super) async fn update_primary_region(
@@ -341,12 +368,7 @@ impl Kms {
             let primary = self.resolve(ctx, &r.key_id, Aliases::Unsupported).await?;
             let key = &primary.record;
             if key.multi_region != MultiRegion::Primary {
-                // Captured for a replica (a different exception and casing from
-                // ReplicateKey's); assumed the same for a single-Region key.
-                return Err(KmsError::invalid_state(format!(
-                    "{} is not a multi-Region primary key.",
-                    key.arn()
-                )));
+                return Err(not_a_primary_key(&key.arn()));
             }
             if r.primary_region == key.scope.region {
                 return Ok(Empty {});
@@ -897,6 +919,55 @@ mod tests {
                 "arn:aws:kms:us-west-2:111122223333:key/{id} is a multi-region replica key which is not valid for EnableKeyRotation."
             )
         );
+        // While updating: usable for cryptography, not manageable.
+        let kms_slow = kms.clone().with_delays(crate::clock::Delays {
+            rotation: Duration::ZERO,
+            multi_region: Duration::from_secs(5),
+        });
+        call(
+            &kms_slow,
+            &east,
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": "us-west-2"}),
+        )
+        .await
+        .unwrap();
+        let west_arn = format!("arn:aws:kms:us-west-2:111122223333:key/{id}");
+        call(
+            &kms_slow,
+            &west,
+            "Encrypt",
+            json!({"KeyId": id, "Plaintext": "aGk="}),
+        )
+        .await
+        .expect("usable");
+        for op in ["EnableKeyRotation", "RotateKeyOnDemand"] {
+            assert_eq!(
+                err(call(&kms_slow, &west, op, json!({"KeyId": id})).await),
+                (
+                    ErrorCode::KmsInvalidState,
+                    format!("{west_arn} is Updating.")
+                ),
+                "{op}"
+            );
+        }
+        kms.clock.advance(Duration::from_secs(5));
+        call(
+            &kms,
+            &east,
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": "us-east-1"}),
+        )
+        .await
+        .expect_err("east is a replica now");
+        call(
+            &kms,
+            &west,
+            "UpdatePrimaryRegion",
+            json!({"KeyId": id, "PrimaryRegion": "us-east-1"}),
+        )
+        .await
+        .unwrap();
         // Per Region: description, tags, enablement.
         call(&kms, &west, "DisableKey", json!({"KeyId": id}))
             .await

@@ -106,7 +106,7 @@ impl Kms {
         ) {
             return Err(spec_error(&key.arn(), key.key_spec));
         }
-        key.require_enabled(self.clock.now())?;
+        key.require_usable(self.clock.now())?;
         let (_, material) = self.current_material(&key)?;
         let public = material
             .public_key_der()

@@ -5,8 +5,10 @@ use super::resolve::Aliases;
 use super::{Kms, RequestContext};
 use crate::crypto::material::{self, Material, MaterialId};
 use crate::crypto::seal::{Purpose, Sealed};
+use crate::domain::arn::Scope;
 use crate::domain::key::KeyRecord;
 use crate::domain::material::{Expiry, MaterialVersion};
+use crate::domain::multi_region::MultiRegion;
 use crate::domain::spec::{Algorithms, KeyMaterialState, KeySpec, KeyUsage, SymmetricCipher};
 use crate::error::{ErrorCode, KmsError, KmsResult};
 
@@ -134,9 +136,26 @@ impl Kms {
             .sealer
             .open_bound(Purpose::KeyMaterial, &binding(key, id), &sealed.0)
             .or_else(|| {
+                // Sealed before related keys shared one binding: under the ARN of the key that
+                // sealed it, its own or, for a replica, its primary's.
+                let sealer_arn = match &key.multi_region {
+                    MultiRegion::Single => return None,
+                    MultiRegion::Primary => key.arn(),
+                    MultiRegion::Replica { primary_region } => {
+                        Scope::new(key.scope.account.clone(), primary_region.clone())
+                            .key_arn(&key.key_id)
+                    }
+                };
+                let legacy = format!("{sealer_arn}/{id}").into_bytes();
                 self.sealer
-                    .open_bound(Purpose::KeyMaterial, &legacy_binding(key, id), &sealed.0)
-                    .filter(|_| key.multi_region.is_multi_region())
+                    .open_bound(Purpose::KeyMaterial, &legacy, &sealed.0)
+                    .or_else(|| {
+                        self.sealer.open_bound(
+                            Purpose::KeyMaterial,
+                            &legacy_binding(key, id),
+                            &sealed.0,
+                        )
+                    })
             })
             .ok_or_else(|| {
                 KmsError::internal(format!(
@@ -158,7 +177,7 @@ impl Kms {
         operation: &str,
     ) -> KmsResult<KeyRecord> {
         let key = self.resolve(ctx, key_id, Aliases::Accepted).await?.record;
-        key.require_enabled(self.clock.now())?;
+        key.require_usable(self.clock.now())?;
         if key.key_usage != usage {
             return Err(usage_error(&key, operation));
         }

@@ -86,7 +86,16 @@ impl Sidecar {
                 // kms:TagResource for Tags, in an IAM policy there; kms:PutKeyPolicy for a
                 // Policy, as the reading of the permissions table asks).
                 Target::ReplicaRegion(region) => {
+                    // What the new key will be: the primary's spec, usage and origin, a replica.
                     let mut there = facts.clone();
+                    if let Some(Target::Key(primary)) = targets.first() {
+                        let k = &primary.record;
+                        there.set("kms:KeySpec", vec![k.key_spec.as_str().into()]);
+                        there.set("kms:KeyUsage", vec![k.key_usage.as_str().into()]);
+                        there.set("kms:KeyOrigin", vec![k.origin.as_str().into()]);
+                    }
+                    there.set("kms:MultiRegion", vec!["true".into()]);
+                    there.set("kms:MultiRegionKeyType", vec!["REPLICA".into()]);
                     there.set("aws:RequestedRegion", vec![region.clone()]);
                     let tags = body
                         .get("Tags")

@@ -13,7 +13,7 @@ use crate::policy::{Policy, PolicyKind};
 use crate::protocol::operation::Operation;
 use crate::service::{
     Aliases, KeyRef, check_alias_name, decrypt_key_without_key_id, invalid_grant_token,
-    missing_ciphertext, no_replica_in_region, read_grant_token, resolve_key,
+    missing_ciphertext, no_replica_in_region, not_a_primary_key, read_grant_token, resolve_key,
 };
 
 pub(super) struct CachedKey {
@@ -145,11 +145,15 @@ impl Sidecar {
                     )
                     .await?;
                 let region = text("PrimaryRegion").unwrap_or_default();
-                let mut targets = vec![Target::Key(primary.clone())];
-                // Not a primary, or its own Region: the endpoint changes nothing further.
-                if primary.record.multi_region == crate::domain::multi_region::MultiRegion::Primary
-                    && region != primary.record.scope.region
+                // Refused here as the endpoint refuses it: a key that is no primary now may be
+                // one by the time the endpoint reads it, with a replica nobody checked.
+                if primary.record.multi_region != crate::domain::multi_region::MultiRegion::Primary
                 {
+                    return Err(not_a_primary_key(&primary.arn));
+                }
+                let mut targets = vec![Target::Key(primary.clone())];
+                // Its own Region: the endpoint changes nothing.
+                if region != primary.record.scope.region {
                     let there = Scope::new(primary.record.scope.account.clone(), region);
                     let replica = self
                         .key(&there, &primary.record.key_id, Aliases::Refused)

@@ -290,11 +290,15 @@ impl KeyStore for DynamoStore {
         for (v, k) in keys {
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(key_item(k, v + 1)?))
-                .condition_expression("version = :v")
-                .set_expression_attribute_values(version_value(Some(*v)))
-                .build()
-                .map_err(err)?;
+                .set_item(Some(key_item(k, v + 1)?));
+            let put = match v {
+                0 => put.condition_expression("attribute_not_exists(pk)"),
+                v => put
+                    .condition_expression("version = :v")
+                    .set_expression_attribute_values(version_value(Some(*v))),
+            }
+            .build()
+            .map_err(err)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         let result = self
@@ -306,11 +310,18 @@ impl KeyStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Write::Done),
-            // A failed condition cancels the whole transaction (its reasons say which).
-            Err(e)
-                if e.as_service_error()
-                    .and_then(|s| s.code())
-                    .is_some_and(|c| c == "TransactionCanceledException") =>
+            // A failed condition, or a transaction racing another, cancels the whole
+            // transaction: a conflict. Its other reasons (validation, size, throttling) are
+            // errors.
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(t)
+                        if t.cancellation_reasons().iter().all(|r| matches!(
+                            r.code(),
+                            None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict")
+                        ))
+                ) =>
             {
                 Ok(Write::Conflict)
             }

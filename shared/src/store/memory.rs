@@ -102,7 +102,10 @@ impl KeyStore for MemoryStore {
                 .get(&(k.scope.clone(), k.key_id.clone()))
                 .map(|e| e.version)
         };
-        if keys.iter().any(|(v, k)| current(k) != Some(*v)) {
+        if keys
+            .iter()
+            .any(|(v, k)| current(k) != Some(*v).filter(|v| *v != 0))
+        {
             return Ok(Write::Conflict);
         }
         for (version, key) in keys {

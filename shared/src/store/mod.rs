@@ -70,8 +70,9 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Replaces a key if it is still at `version`; it is then at `version + 1`.
     async fn replace_key(&self, version: u64, key: &KeyRecord) -> StoreResult<Write>;
 
-    /// Replaces several keys at once if each is still at its version, or none of them
-    /// (UpdatePrimaryRegion changes the roles of related keys together).
+    /// Writes several keys at once if each is still at its version, or none of them; version
+    /// 0 is a key that must not exist yet (UpdatePrimaryRegion changes the roles of related
+    /// keys together; ReplicateKey adds a replica while its primary is unchanged).
     async fn replace_keys(&self, keys: &[(u64, KeyRecord)]) -> StoreResult<Write>;
 
     /// The keys with this id in `account`, one per Region of `regions` that has one (the
@@ -140,7 +141,7 @@ pub trait KeyStore: Send + Sync + 'static {
 }
 
 /// How many times a contended update is retried before giving up with an internal error.
-const MAX_ATTEMPTS: usize = 100;
+pub(crate) const MAX_ATTEMPTS: usize = 100;
 
 /// Reads a key, applies `change` and writes it back if nobody changed it meanwhile, retrying
 /// on conflict. `change` sees the latest record on every attempt and may refuse with an error,
@@ -321,6 +322,39 @@ pub(crate) mod conformance {
             let v = store.get_key(s, &id).await.unwrap().unwrap();
             assert_eq!((v.version, v.record.description.as_str()), (2, "swapped"));
         }
+        let both: Vec<(u64, KeyRecord)> = {
+            let mut both = both;
+            both.sort_by(|a, b| a.1.scope.region.cmp(&b.1.scope.region));
+            both
+        };
+        // Version 0: a key added only if absent, with the others unchanged.
+        let third = key(&id, &Scope::new("111122223333", "eu-west-1"));
+        let current = store.get_key(&west, &id).await.unwrap().unwrap();
+        let add = vec![
+            (current.version, current.record.clone()),
+            (0, third.clone()),
+        ];
+        assert_eq!(store.replace_keys(&add).await.unwrap(), Write::Done);
+        assert_eq!(
+            store.replace_keys(&add).await.unwrap(),
+            Write::Conflict,
+            "exists now"
+        );
+        let v = store.get_key(&third.scope, &id).await.unwrap().unwrap();
+        assert_eq!((v.version, v.record), (1, third.clone()));
+        let stale = vec![
+            (current.version, current.record.clone()),
+            (0, key(&id, &Scope::new("111122223333", "ap-east-1"))),
+        ];
+        assert_eq!(store.replace_keys(&stale).await.unwrap(), Write::Conflict);
+        assert!(
+            store
+                .get_key(&Scope::new("111122223333", "ap-east-1"), &id)
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing added when the other key moved on"
+        );
         let fresh: Vec<(u64, KeyRecord)> = vec![(2, both[0].1.clone()), (1, both[1].1.clone())];
         assert_eq!(store.replace_keys(&fresh).await.unwrap(), Write::Conflict);
         let v = store.get_key(&both[0].1.scope, &id).await.unwrap().unwrap();

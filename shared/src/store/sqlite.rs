@@ -236,13 +236,20 @@ impl KeyStore for SqliteStore {
             // Dropped without commit on any early return: then nothing changed.
             let tx = c.unchecked_transaction().map_err(err)?;
             for (s, id, version, body) in &rows {
-                let changed = tx
-                    .execute(
+                let changed = if *version == 0 {
+                    tx.execute(
+                        "INSERT INTO keys (account, region, key_id, version, body) VALUES (?1, ?2, ?3, 1, ?4)
+                         ON CONFLICT DO NOTHING",
+                        params![s.account, s.region, id, body],
+                    )
+                } else {
+                    tx.execute(
                         "UPDATE keys SET version = version + 1, body = ?5
                          WHERE account = ?1 AND region = ?2 AND key_id = ?3 AND version = ?4",
                         params![s.account, s.region, id, *version as i64, body],
                     )
-                    .map_err(err)?;
+                }
+                .map_err(err)?;
                 if written(changed) == Write::Conflict {
                     return Ok(Write::Conflict);
                 }

@@ -214,8 +214,8 @@ impl WrappingKeyPool {
         tokio::task::spawn_blocking(move || {
             let slot = pool.slot(spec);
             let pair = Arc::new(pool.timed_generate(slot));
-            pool.remember(slot, &pair);
-            // The caller took a refilled key meanwhile: this one is ready for the next call.
+            // The caller took a refilled key meanwhile: this one is ready for the next call
+            // (remembered for reuse only once handed out, so that it is never both).
             if let Err(pair) = tx.send(pair) {
                 lock(&slot.ready).push_back(pair);
                 slot.added.notify_one();
@@ -233,7 +233,10 @@ impl WrappingKeyPool {
         };
         tokio::select! {
             generated = rx => match generated {
-                Ok(pair) => (pair, KeySource::Generated),
+                Ok(pair) => {
+                    self.remember(slot, &pair);
+                    (pair, KeySource::Generated)
+                }
                 Err(_) => std::panic::resume_unwind(Box::new("wrapping key generation failed")),
             },
             pair = refilled => {
@@ -338,7 +341,12 @@ impl WrappingKeyPool {
             .slots
             .values()
             .filter(|s| s.goal() > 0 && !self.reuse_burst(s))
-            .map(|s| (s, lock(&s.ready).len() + s.in_flight.load(Ordering::Relaxed)))
+            .map(|s| {
+                (
+                    s,
+                    lock(&s.ready).len() + s.in_flight.load(Ordering::Relaxed),
+                )
+            })
             .filter(|(s, n)| *n < s.goal())
             .min_by(|(a, na), (b, nb)| {
                 let key = |s: &Slot, n: usize| {
