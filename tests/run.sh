@@ -31,6 +31,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo test --workspace
 python3 -m pytest tests/integration -q
+# The Python wheel (maturin), installed into a fresh virtualenv, and its example suite.
+tests/wheel.sh
 # 200,000 libFuzzer runs each of the SigV4 verifier and the policy parser: no panic.
 tests/fuzz.sh
 cfn-lint template.yaml

@@ -3,7 +3,7 @@
 #   Debian packages openssl and gcc (apt-get, only when missing);
 #   the rustfmt and clippy components (rustup);
 #   the Python packages of tests/requirements.txt (pip: boto3, the AWS CLI, pytest, moto,
-#     cryptography, cfn-lint, cargo-lambda, jsonschema);
+#     cryptography, cfn-lint, cargo-lambda, jsonschema, maturin);
 #   cargo-fuzz 0.13.2 (cargo install);
 #   the AWS SAM CLI 1.170.0 in a virtualenv of its own ($SAM_VENV, default ~/.venvs/sam: it pins
 #     a boto3 the AWS CLI does not accept).

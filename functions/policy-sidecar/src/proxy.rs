@@ -20,17 +20,25 @@ struct Proxy {
     upstream: Upstream,
 }
 
-pub async fn run(sidecar: Arc<Sidecar>, config: &Config, listen: SocketAddr) -> Result<(), String> {
+/// Serves `listen` until SIGINT or SIGTERM, in front of `KMS_MOCK_UPSTREAM` or of the endpoint
+/// binary `endpoint` beside this one, which it starts.
+pub async fn run(
+    sidecar: Arc<Sidecar>,
+    config: &Config,
+    listen: SocketAddr,
+    endpoint: &'static str,
+) -> Result<(), String> {
     let upstream = match &sidecar.config.upstream {
         Some(u) => Address::parse(u),
         None => {
-            let mut endpoint = Endpoint::start(config)?;
+            let mut endpoint = Endpoint::start(config, endpoint)?;
             let address = Address::Unix(endpoint.socket.clone());
+            let name = endpoint.name;
             // The sidecar is nothing without its endpoint: if it dies, so does the sidecar,
             // saying why, instead of answering every request with an error.
             let result = tokio::select! {
                 served = serve(sidecar, config, listen, address) => served,
-                exited = endpoint.exited() => Err(format!("kms-api, the endpoint behind the sidecar, exited: {exited}")),
+                exited = endpoint.exited() => Err(format!("{name}, the endpoint behind the sidecar, exited: {exited}")),
             };
             endpoint.stop(config.limits.shutdown_grace);
             return result;
@@ -43,17 +51,20 @@ pub async fn run(sidecar: Arc<Sidecar>, config: &Config, listen: SocketAddr) -> 
 /// sidecar's user can enter (mode 0700, a random name): no other local user can connect to
 /// the endpoint, or stand in for it by binding the socket first.
 struct Endpoint {
+    /// The binary's file name, for messages.
+    name: &'static str,
     child: tokio::process::Child,
     dir: PathBuf,
     socket: PathBuf,
 }
 
 impl Endpoint {
-    /// Starts `kms-api` from the sidecar's own folder and waits until it answers. It inherits
-    /// the environment (data folder, account, pools) and dies with the sidecar.
-    fn start(config: &Config) -> Result<Endpoint, String> {
+    /// Starts the endpoint binary `name` from the sidecar's own folder and waits until it
+    /// answers. It inherits the environment (data folder, account, pools) and dies with the
+    /// sidecar.
+    fn start(config: &Config, name: &'static str) -> Result<Endpoint, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
-        let program = exe.with_file_name("kms-api");
+        let program = exe.with_file_name(name);
         let dir = private_dir()?;
         let socket = dir.join("endpoint.sock");
         let mut cmd = tokio::process::Command::new(&program);
@@ -83,19 +94,24 @@ impl Endpoint {
                 program.display()
             )
         })?;
-        let mut endpoint = Endpoint { child, dir, socket };
+        let mut endpoint = Endpoint {
+            name,
+            child,
+            dir,
+            socket,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = endpoint.child.try_wait() {
                 endpoint.stop(Duration::ZERO);
-                return Err(format!("kms-api exited at start: {status}"));
+                return Err(format!("{name} exited at start: {status}"));
             }
             if std::os::unix::net::UnixStream::connect(&endpoint.socket).is_ok() {
                 return Ok(endpoint);
             }
             if Instant::now() > deadline {
                 endpoint.stop(Duration::ZERO);
-                return Err("kms-api did not start listening within 60 s".into());
+                return Err(format!("{name} did not start listening within 60 s"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
