@@ -139,6 +139,20 @@ impl App {
                     "removed temporary pool files of processes that no longer run"
                 );
             }
+            // Journals of processes that were killed first: then the pool file's keys are
+            // journaled too.
+            match pool.recover(file, &sealer) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(
+                        keys = n,
+                        "recovered the wrapping keys of processes that were killed"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no pool journal: keys made are lost if the process is killed")
+                }
+            }
             match pool.load(file, &sealer) {
                 Ok(0) => {}
                 Ok(n) => {

@@ -239,6 +239,47 @@ def test_reuse_mode_repeats_recent_keys_when_dry(data_dir):
         ep.stop()
 
 
+def test_pool_survives_kill_9_without_handing_a_key_out_twice(data_dir):
+    """The journal: a process killed with -9 leaves its ready keys to the next start, less the
+    keys it handed out."""
+    env = {"KMS_MOCK_POOL_RSA_2048": "3", "KMS_MOCK_POOL_RSA_3072": "0", "KMS_MOCK_POOL_RSA_4096": "0"}
+    ep = Endpoint(data_dir, env=env).start()
+    kms = ep.client()
+    handed_out = []
+    for _ in range(2):
+        key_id = create_external(kms)["KeyId"]
+        handed_out.append(kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")["PublicKey"])
+    ep.wait_pool_full()
+    ready = {s["spec"]: s for s in ep.pool_stats()["specs"]}["RSA_2048"]["ready"]
+    assert ready >= 3
+    pid = ep.proc.pid
+    ep.proc.kill()
+    ep.proc.wait()
+    assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith("wrapping-key-pool")) == [
+        f"wrapping-key-pool.sealed.live.{pid}"], "no pool file: only the journal"
+    ep2 = Endpoint(data_dir, env={"KMS_MOCK_POOL_THREADS": "0"}).start()
+    try:
+        assert "recovered the wrapping keys of processes that were killed" in ep2.log()
+        specs = {s["spec"]: s for s in ep2.pool_stats()["specs"]}
+        assert specs["RSA_2048"]["ready"] == ready
+        assert not (data_dir / f"wrapping-key-pool.sealed.live.{pid}").exists(), "claimed once"
+        kms = ep2.client()
+        after = []
+        for _ in range(ready):
+            key_id = create_external(kms)["KeyId"]
+            after.append(kms.get_parameters_for_import(
+                KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")["PublicKey"])
+        specs = {s["spec"]: s for s in ep2.pool_stats()["specs"]}
+        assert (specs["RSA_2048"]["hits"], specs["RSA_2048"]["misses"], specs["RSA_2048"]["generated"]) == (ready, 0, 0)
+        assert len(set(after)) == ready and not set(after) & set(handed_out)
+    finally:
+        ep2.stop()
+    # A clean exit leaves the pool file, no journal.
+    assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith("wrapping-key-pool")) == [
+        "wrapping-key-pool.sealed"]
+
+
 def test_pool_file_survives_restart(data_dir):
     ep = Endpoint(data_dir, env={"KMS_MOCK_POOL_RSA_2048": "3", "KMS_MOCK_POOL_RSA_3072": "0", "KMS_MOCK_POOL_RSA_4096": "1"}).start()
     ep.wait_pool_full()

@@ -18,6 +18,14 @@ pub fn fill_random(out: &mut [u8]) {
     aws_lc_rs::rand::fill(out).expect("system random generator");
 }
 
+/// The first 8 bytes of the SHA-256 of `bytes`: names a key (its public key) in a journal.
+pub fn fingerprint(bytes: &[u8]) -> [u8; 8] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0; 8];
+    out.copy_from_slice(&digest.as_ref()[..8]);
+    out
+}
+
 /// Pays aws-lc's one-time cost of seeding its random generator (about 38 ms here) at start-up,
 /// so that the first request that needs randomness does not.
 pub fn warm_up() {

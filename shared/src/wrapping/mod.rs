@@ -2,6 +2,7 @@
 //! (refill threads, pool file), the shared pool in the store, and the chain that draws from
 //! them fastest first, behind one call ([`Sources::draw`]).
 
+pub mod journal;
 pub mod pair;
 pub mod pool;
 pub mod shared;

@@ -9,19 +9,21 @@
 //!   target first.
 //! * The ready keys can be saved to a sealed pool file and claimed by the next process, so its
 //!   first requests are answered from the pool. A file is claimed by renaming it, so two
-//!   processes never load the same keys.
+//!   processes never load the same keys. While it runs, the pool's journal (`journal`) keeps
+//!   the same keys on disk as they are made and drawn, for a start after `kill -9`.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
+use super::journal::{self, Journal};
 use super::pair::WrappingKeyPair;
 use super::spec::{PerSpec, PooledSpec};
 use crate::crypto::seal::{Purpose, Sealer};
@@ -123,6 +125,8 @@ struct Shared {
     /// Held while a refill thread picks its next spec and reserves it.
     choosing: Mutex<()>,
     started: Instant,
+    /// Set once the pool file's folder is known (`recover`); none for a pool without a file.
+    journal: OnceLock<Journal>,
 }
 
 /// A cheap handle to the pool; clones share it.
@@ -191,6 +195,7 @@ impl WrappingKeyPool {
                 wake: (Mutex::new(false), Condvar::new()),
                 choosing: Mutex::new(()),
                 started: Instant::now(),
+                journal: OnceLock::new(),
             }),
         }
     }
@@ -217,7 +222,7 @@ impl WrappingKeyPool {
             // The caller took a refilled key meanwhile: this one is ready for the next call
             // (remembered for reuse only once handed out, so that it is never both).
             if let Err(pair) = tx.send(pair) {
-                lock(&slot.ready).push_back(pair);
+                pool.enter(slot, pair);
                 slot.added.notify_one();
             }
         });
@@ -240,6 +245,7 @@ impl WrappingKeyPool {
                 Err(_) => std::panic::resume_unwind(Box::new("wrapping key generation failed")),
             },
             pair = refilled => {
+                self.leave(&pair);
                 self.remember(slot, &pair);
                 (pair, KeySource::Pool)
             }
@@ -251,6 +257,7 @@ impl WrappingKeyPool {
         let slot = self.slot(spec);
         let popped = lock(&slot.ready).pop_front();
         if let Some(pair) = popped {
+            self.leave(&pair);
             self.note_draw(slot);
             slot.hits.fetch_add(1, Ordering::Relaxed);
             self.remember(slot, &pair);
@@ -304,6 +311,23 @@ impl WrappingKeyPool {
         }
     }
 
+    /// A key joins the ready queue: journaled first, so that it is on disk before anyone can
+    /// draw it.
+    fn enter(&self, slot: &Slot, pair: Arc<WrappingKeyPair>) {
+        if let Some(j) = self.shared.journal.get() {
+            j.added(&pair);
+        }
+        lock(&slot.ready).push_back(pair);
+    }
+
+    /// A key left the ready queue to be handed out: its drawn record is written before any
+    /// client sees it, so that a recovered journal never offers it again.
+    fn leave(&self, pair: &WrappingKeyPair) {
+        if let Some(j) = self.shared.journal.get() {
+            j.drawn(pair);
+        }
+    }
+
     fn wake_refill(&self) {
         self.shared.wake.1.notify_all();
     }
@@ -311,7 +335,7 @@ impl WrappingKeyPool {
     /// Adds ready keys (from a pool file, or made elsewhere).
     pub fn add_ready(&self, pairs: impl IntoIterator<Item = WrappingKeyPair>) {
         for p in pairs {
-            lock(&self.slot(p.spec()).ready).push_back(Arc::new(p));
+            self.enter(self.slot(p.spec()), Arc::new(p));
         }
     }
 
@@ -391,7 +415,7 @@ impl WrappingKeyPool {
                 Some(spec) => {
                     let slot = self.slot(spec);
                     let pair = self.timed_generate(slot);
-                    lock(&slot.ready).push_back(Arc::new(pair));
+                    self.enter(slot, Arc::new(pair));
                     slot.in_flight.fetch_sub(1, Ordering::Relaxed);
                     slot.added.notify_one();
                 }
@@ -480,10 +504,16 @@ impl WrappingKeyPool {
         let plain = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
         let sealed = sealer.seal(Purpose::WrappingKeyPool, &plain);
         let tmp = tmp_path(path, "saving");
-        // A failed save (a full disk, most often) leaves nothing behind.
-        if let Err(e) =
-            crate::private_file::write(&tmp, &sealed).and_then(|()| std::fs::rename(&tmp, path))
-        {
+        // A failed save (a full disk, most often) leaves nothing behind but the journal, which
+        // the next start recovers. Once the file is written, the journal goes before the file
+        // takes its name: at no moment do both hold the keys for a next start.
+        let saved = crate::private_file::write(&tmp, &sealed).and_then(|()| {
+            if let Some(j) = self.shared.journal.get() {
+                j.remove();
+            }
+            std::fs::rename(&tmp, path)
+        });
+        if let Err(e) = saved {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
@@ -512,16 +542,43 @@ impl WrappingKeyPool {
             let Some(rest) = file.strip_prefix(&prefix) else {
                 continue;
             };
+            // `<what>.<pid>`, or `<what>.<pid>.<n>` for a recovered journal.
             let pid = match rest.split_once('.') {
-                Some(("saving" | "claimed", pid)) => pid.parse::<u32>().ok(),
+                Some(("saving" | "claimed" | "recovering" | "compacting", rest)) => {
+                    rest.split('.').next().and_then(|p| p.parse::<u32>().ok())
+                }
                 _ => None,
             };
-            if pid.is_some_and(|p| !process_alive(p)) && std::fs::remove_file(entry.path()).is_ok()
+            if pid.is_some_and(|p| !alive_elsewhere(p))
+                && std::fs::remove_file(entry.path()).is_ok()
             {
                 removed += 1;
             }
         }
         removed
+    }
+
+    /// Recovers the journals of processes that were killed (each claimed by a rename, so one
+    /// process alone gets its keys), starts this process's journal, and puts the recovered keys
+    /// into the pool (journaled again), before the claimed files go. Call it before
+    /// [`load`](Self::load), so that the pool file's keys are journaled too. Returns how many
+    /// keys were recovered; without a journal (a folder it cannot write) the pool still works.
+    pub fn recover(&self, path: &Path, sealer: &Arc<Sealer>) -> std::io::Result<usize> {
+        let claimed = claim_dead_journals(path);
+        let mut pairs = Vec::new();
+        for file in &claimed {
+            if let Ok(bytes) = std::fs::read(file) {
+                pairs.extend(journal::replay(&bytes, sealer));
+            }
+        }
+        let started =
+            Journal::create(path, sealer.clone()).map(|j| drop(self.shared.journal.set(j)));
+        let n = pairs.len();
+        self.add_ready(pairs);
+        for file in &claimed {
+            let _ = std::fs::remove_file(file);
+        }
+        started.map(|()| n)
     }
 
     /// Claims a pool file (rename, so no other process gets the same keys), loads its keys
@@ -557,9 +614,58 @@ impl WrappingKeyPool {
 }
 
 #[derive(Serialize, Deserialize)]
-struct PoolFileEntry {
-    spec: WrappingKeySpec,
-    pkcs8: String,
+pub(super) struct PoolFileEntry {
+    pub(super) spec: WrappingKeySpec,
+    pub(super) pkcs8: String,
+}
+
+/// Renames the journals of processes that no longer run to `.recovering.<this pid>.<n>` and
+/// returns the new names. A journal under this process's own id is an earlier process's (a
+/// container's processes get the same ids at every start).
+fn claim_dead_journals(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = name.to_string_lossy().into_owned() + ".live.";
+    let mut claimed = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if alive_elsewhere(pid) {
+            continue;
+        }
+        let to = recovering_path(path, claimed.len());
+        if std::fs::rename(entry.path(), &to).is_ok() {
+            claimed.push(to);
+        }
+    }
+    claimed
+}
+
+/// `<pool file>.recovering.<pid>.<n>`.
+fn recovering_path(path: &Path, n: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".recovering.{}.{n}", std::process::id()));
+    PathBuf::from(name)
+}
+
+/// Whether another process with this id runs: this process's own id counts as not running
+/// (files under it are an earlier process's).
+fn alive_elsewhere(pid: u32) -> bool {
+    pid != std::process::id() && process_alive(pid)
 }
 
 /// Whether a process with this id runs (or may: one of another user, which signals refuse).
@@ -736,6 +842,61 @@ mod tests {
     }
 
     #[test]
+    fn a_killed_processs_journal_is_recovered_once_without_the_keys_it_handed_out() {
+        let dir = std::env::temp_dir().join(format!("kms-pool-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pool.sealed");
+        let sealer = Arc::new(Sealer::random());
+        let spec = WrappingKeySpec::Rsa2048;
+        let keys: Vec<_> = (0..3).map(|_| WrappingKeyPair::generate(spec)).collect();
+        let publics: Vec<Vec<u8>> = keys.iter().map(|k| k.public_key_der().to_vec()).collect();
+        let a = small(PerSpec::default(), false);
+        assert_eq!(a.recover(&file, &sealer).unwrap(), 0);
+        let live = journal::live_path(&file, std::process::id());
+        assert!(live.exists());
+        a.add_ready(keys);
+        let (first, _) = a.take_ready(spec).unwrap();
+        assert_eq!(first.public_key_der(), &publics[0][..]);
+        // `a` is killed here: no save. Its journal is under this process's id, which counts
+        // as an earlier process's.
+        let b = small(PerSpec::default(), false);
+        assert_eq!(b.recover(&file, &sealer).unwrap(), 2);
+        let ready = |p: &WrappingKeyPool| -> Vec<Vec<u8>> {
+            lock(&p.slot(spec).ready)
+                .iter()
+                .map(|k| k.public_key_der().to_vec())
+                .collect()
+        };
+        assert_eq!(
+            ready(&b),
+            publics[1..].to_vec(),
+            "the key handed out is not offered again"
+        );
+        // The recovered keys are in b's own journal; the claimed file is gone.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            vec![format!("pool.sealed.live.{}", std::process::id())]
+        );
+        let (second, _) = b.take_ready(spec).unwrap();
+        assert_eq!(second.public_key_der(), &publics[1][..]);
+        let c = small(PerSpec::default(), false);
+        assert_eq!(c.recover(&file, &sealer).unwrap(), 1);
+        assert_eq!(ready(&c), vec![publics[2].clone()]);
+        // A clean exit: the pool file holds the key, the journal is gone.
+        assert_eq!(c.save(&file, &sealer).unwrap(), 1);
+        assert!(file.exists() && !live.exists());
+        let d = small(PerSpec::default(), false);
+        assert_eq!(d.recover(&file, &sealer).unwrap(), 0);
+        assert_eq!(d.load(&file, &sealer).unwrap(), 1);
+        assert_eq!(ready(&d), vec![publics[2].clone()]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn pool_file_round_trip_is_claimed_once() {
         let dir = std::env::temp_dir().join(format!("kms-pool-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -775,10 +936,15 @@ mod tests {
             dead += 1;
         }
         let me = std::process::id();
+        // init always runs; this process's own id is an earlier process's (containers).
         let names = [
             format!("wrapping-key-pool.sealed.saving.{dead}"),
             format!("wrapping-key-pool.sealed.claimed.{dead}"),
-            format!("wrapping-key-pool.sealed.saving.{me}"),
+            format!("wrapping-key-pool.sealed.recovering.{dead}.0"),
+            format!("wrapping-key-pool.sealed.compacting.{dead}"),
+            format!("wrapping-key-pool.sealed.claimed.{me}"),
+            "wrapping-key-pool.sealed.saving.1".to_string(),
+            format!("wrapping-key-pool.sealed.live.{dead}"),
             format!("wrapping-key-pool.sealed.other.{dead}"),
             "wrapping-key-pool.sealed".to_string(),
             format!("unrelated.saving.{dead}"),
@@ -786,13 +952,14 @@ mod tests {
         for n in &names {
             std::fs::write(dir.join(n), b"x").unwrap();
         }
-        assert_eq!(WrappingKeyPool::sweep_stale(&file), 2);
+        assert_eq!(WrappingKeyPool::sweep_stale(&file), 5);
         let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        let mut expected = names[2..].to_vec();
+        // A dead process's journal is recovered (`recover`), not swept.
+        let mut expected = names[5..].to_vec();
         expected.sort();
         assert_eq!(left, expected);
         std::fs::remove_dir_all(dir).unwrap();
