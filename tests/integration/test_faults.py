@@ -244,13 +244,27 @@ def gpfi_status(kms, key_id: str) -> int | str:
         return repr(e)
 
 
-def in_flight_then_sigterm(kms, proc: subprocess.Popen) -> list:
+# 30 RSA_4096 generations at once take 9-10 s of these 2 cores, as long as the default grace
+# (10 s): a longer grace, so that what is tested is the drain, not this machine's speed.
+SLOW_DRAIN = {"KMS_MOCK_POOL_RSA_4096": "0", "KMS_MOCK_SHUTDOWN_GRACE_SECONDS": "40"}
+
+
+def in_flight_then_sigterm(kms, proc: subprocess.Popen, url: str) -> list:
     """30 GetParametersForImport calls that each generate an RSA_4096 key (no pool), SIGTERM
-    while most are in flight; returns what each call got."""
+    once the server has received them all and most are in flight; returns what each call got."""
     keys = [kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"] for _ in range(30)]
     with ThreadPoolExecutor(30) as ex:
         futures = [ex.submit(gpfi_status, kms, k) for k in keys]
-        time.sleep(0.5)
+        # Not a fixed sleep: on 2 cores the generations the first calls start can hold the
+        # client's threads back for seconds, and a call sent after the signal finds the
+        # listener closed (which is right, and not what this tests).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(url + "/_kms_mock/pool", timeout=10) as r:
+                rsa = {s["spec"]: s for s in json.load(r)["specs"]}["RSA_4096"]
+            if rsa["hits"] + rsa["misses"] >= 30:
+                break
+            time.sleep(0.02)
         assert sum(not f.done() for f in futures) >= 20, "calls ended before the signal"
         proc.send_signal(signal.SIGTERM)
         return [f.result() for f in futures]
@@ -259,11 +273,11 @@ def in_flight_then_sigterm(kms, proc: subprocess.Popen) -> list:
 def test_sigterm_finishes_requests_in_flight(data_dir):
     """Stop accepting, finish what is in flight, save the pool, exit 0.
     Before: exit 2.5-8.4 ms after the signal, 17 of 30 calls without an answer."""
-    ep = Endpoint(data_dir, env={"KMS_MOCK_POOL_RSA_4096": "0"}).start()
+    ep = Endpoint(data_dir, env=SLOW_DRAIN).start()
     try:
-        answers = in_flight_then_sigterm(ep.client(connections=30), ep.proc)
+        answers = in_flight_then_sigterm(ep.client(connections=30), ep.proc, ep.url)
         assert answers == [200] * 30, answers
-        assert ep.proc.wait(15) == 0, ep.log()
+        assert ep.proc.wait(45) == 0, ep.log()
         assert "stopped accepting; finishing requests in flight" in ep.log()
         with pytest.raises(OSError):
             urllib.request.urlopen(ep.url + "/_kms_mock/health", timeout=2)
@@ -274,12 +288,12 @@ def test_sigterm_finishes_requests_in_flight(data_dir):
 def test_sigterm_to_the_sidecar_finishes_requests_in_flight(tmp_path):
     """The sidecar drains its own connections first, then stops the endpoint behind it, which
     saves its pool; both exit cleanly."""
-    stack = ProxyStack(tmp_path, env={"KMS_MOCK_POOL_RSA_4096": "0"}).start()
+    stack = ProxyStack(tmp_path, env=SLOW_DRAIN).start()
     try:
         sidecar = stack.procs[0]
-        answers = in_flight_then_sigterm(stack.client(connections=30), sidecar)
+        answers = in_flight_then_sigterm(stack.client(connections=30), sidecar, stack.url)
         assert answers == [200] * 30, (answers, stack.logs())
-        assert sidecar.wait(20) == 0, stack.logs()
+        assert sidecar.wait(80) == 0, stack.logs()
         log = (tmp_path / "sidecar.log").read_text()
         assert "stopped accepting; finishing requests in flight" in log
         assert "saved wrapping keys for the next start" in log, log[-3000:]
