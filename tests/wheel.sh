@@ -13,7 +13,8 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --disable-pip-version-check "$wheel" pytest cryptography
 # The command the wheel gives, on the venv's PATH.
 test -x "$work/venv/bin/kms-import-mock" && test -x "$work/venv/bin/kms-import-mock-endpoint"
-(cd python/example && "$work/venv/bin/python" -m pytest -q -p no:cacheprovider)
+# From the checkout's root: the ini file's relative paths (sidecar.json) are its folder's.
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider python/example
 # The options: quotas, any variable, a data folder of one's own, which outlives the session.
 (cd python/example && "$work/venv/bin/python" -m pytest -q -p no:cacheprovider test_options.py \
   --kms-mock-quotas aws --kms-mock-env KMS_MOCK_QUOTA_RATES=ListKeys=1 --kms-mock-data "$work/data" -rs)

@@ -12,6 +12,7 @@ The pytest plugin (`kms_import_mock.pytest_plugin`, registered by the wheel) wra
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -39,13 +40,20 @@ def binary(name: str = COMMAND) -> str:
     """Where the wheel installed `name` (`kms-import-mock` or `kms-import-mock-endpoint`).
 
     The wheel puts both in its environment's scripts folder, side by side (the sidecar starts the
-    endpoint from beside itself). `KMS_IMPORT_MOCK_BIN_DIR` names another folder (a cargo build's
-    `target/release`, say, where the command is `policy-sidecar`)."""
-    folders = []
+    endpoint from beside itself). `KMS_IMPORT_MOCK_BIN_DIR` names the folder that holds them
+    instead, and nothing else is searched then. (A cargo build's `target/release` holds the same
+    programs as `policy-sidecar` and `kms-api`: pass `command=` to `KmsMock.start` for those.)"""
     if os.environ.get("KMS_IMPORT_MOCK_BIN_DIR"):
-        folders.append(os.environ["KMS_IMPORT_MOCK_BIN_DIR"])
-    folders.append(sysconfig.get_path("scripts"))
-    user_scheme = f"{os.name}_user"
+        folder = os.environ["KMS_IMPORT_MOCK_BIN_DIR"]
+        found = shutil.which(name, path=folder)
+        if not found:
+            raise FileNotFoundError(f"{name} not found in KMS_IMPORT_MOCK_BIN_DIR={folder}")
+        return found
+    folders = [sysconfig.get_path("scripts")]
+    try:
+        user_scheme = sysconfig.get_preferred_scheme("user")
+    except (AttributeError, KeyError):  # Python < 3.10
+        user_scheme = f"{os.name}_user"
     if user_scheme in sysconfig.get_scheme_names():
         folders.append(sysconfig.get_path("scripts", user_scheme))
     for folder in folders:
@@ -57,7 +65,7 @@ def binary(name: str = COMMAND) -> str:
         return found
     raise FileNotFoundError(
         f"{name} not found in {', '.join(folders)} or on PATH: install the kms-import-mock wheel "
-        "(pip install kms-import-mock) or set KMS_IMPORT_MOCK_BIN_DIR")
+        "(pip install kms_import_mock-*.whl; README, 'Install it') or set KMS_IMPORT_MOCK_BIN_DIR")
 
 
 def _free_port() -> int:
@@ -92,12 +100,7 @@ class KmsMock:
         (`KMS_MOCK_SIDECAR_CONFIG`: credentials, identity policies, quotas, faults, audit).
         `quotas`: `aws` or `off` (`KMS_MOCK_QUOTAS`). `debug_api`: enables `advance_clock`.
         `env`: any other `KMS_MOCK_*` variables."""
-        owned_dir = None
-        if data_dir is None:
-            owned_dir = Path(tempfile.mkdtemp(prefix="kms-import-mock-"))
-            data_dir = owned_dir / "data"
-        data_dir = Path(data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        program = command or binary()
         extra = dict(env or {})
         if sidecar_config is not None:
             extra["KMS_MOCK_SIDECAR_CONFIG"] = str(Path(sidecar_config).resolve())
@@ -105,40 +108,58 @@ class KmsMock:
             extra["KMS_MOCK_QUOTAS"] = quotas
         if debug_api:
             extra["KMS_MOCK_DEBUG_API"] = "true"
-        program = command or binary()
-        log_dir = owned_dir or data_dir
-        last_error = ""
-        # A port picked free can be taken before the mock binds it: try another.
-        for _ in range(3):
-            port = _free_port()
-            full_env = {**os.environ, "KMS_MOCK_DATA": str(data_dir), **extra,
-                        "KMS_MOCK_LISTEN": f"127.0.0.1:{port}"}
-            log_path = log_dir / f"kms-import-mock-{port}.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen([program], env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL)
-            mock = cls(process, f"http://127.0.0.1:{port}", data_dir, log_path, full_env, owned_dir)
-            if mock._wait_ready(timeout):
-                return mock
-            last_error = mock.log()
-            mock._terminate()
-            if "Address already in use" not in last_error:
-                break
-        if owned_dir is not None:
-            shutil.rmtree(owned_dir, ignore_errors=True)
-        raise RuntimeError(f"kms-import-mock did not start:\n{last_error}")
+        owned_dir = None
+        if data_dir is None:
+            owned_dir = Path(tempfile.mkdtemp(prefix="kms-import-mock-"))
+            data_dir = owned_dir / "data"
+        data_dir = Path(data_dir)
+        mock = None
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            log_dir = owned_dir or data_dir
+            last_error = ""
+            # A port picked free can be taken before the mock binds it (pytest-xdist workers
+            # pick at once): try another.
+            for _ in range(3):
+                port = _free_port()
+                full_env = {**os.environ, "KMS_MOCK_DATA": str(data_dir), **extra,
+                            "KMS_MOCK_LISTEN": f"127.0.0.1:{port}"}
+                log_path = log_dir / f"kms-import-mock-{port}.log"
+                with open(log_path, "wb") as log:
+                    process = subprocess.Popen([program], env=full_env, stdout=log,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                mock = cls(process, f"http://127.0.0.1:{port}", data_dir, log_path, full_env, owned_dir)
+                if mock._wait_ready(timeout):
+                    return mock
+                last_error = mock.log()
+                mock._terminate()
+                mock = None
+                if "Address already in use" not in last_error:
+                    break
+            raise RuntimeError(f"kms-import-mock did not start:\n{last_error}")
+        except BaseException:
+            if mock is not None:
+                mock._terminate()
+            if owned_dir is not None:
+                shutil.rmtree(owned_dir, ignore_errors=True)
+            raise
 
     def _wait_ready(self, timeout: float) -> bool:
+        """Up once our own process logs that it listens on our URL, and the URL answers: a
+        health answer alone could come from another mock that holds the port ours failed to
+        bind."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
-            try:
-                with urllib.request.urlopen(self.url + "/_kms_mock/health", timeout=1) as r:
-                    if r.status == 200:
-                        return True
-            except OSError:
-                time.sleep(0.05)
+            if self.url in self.log():
+                try:
+                    with urllib.request.urlopen(self.url + "/_kms_mock/health", timeout=1) as r:
+                        if r.status == 200 and self.process.poll() is None:
+                            return True
+                except (OSError, http.client.HTTPException):
+                    pass
+            time.sleep(0.05)
         return False
 
     def client(self, service: str = "kms", region_name: str | None = None, *,
@@ -193,7 +214,9 @@ class KmsMock:
         except OSError:
             return ""
 
-    def _terminate(self, grace: float = 20) -> None:
+    def _terminate(self, grace: float = 40) -> None:
+        # The sidecar's worst case: 10 s to drain its connections, then the endpoint's own
+        # 10 s grace and 5 s more (KMS_MOCK_SHUTDOWN_GRACE_SECONDS).
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -13,6 +13,8 @@ Options (command line, or the same names in the `[pytest]` ini section with `_` 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kms_import_mock import KmsMock
@@ -40,8 +42,15 @@ def pytest_addoption(parser):
 
 
 def _option(config, name):
+    """A path option: from the command line as given (relative to where pytest runs), from the
+    ini file relative to that file's folder."""
     value = config.getoption("kms_mock_" + name)
-    return value if value is not None else (config.getini("kms_mock_" + name) or None)
+    if value is not None:
+        return value
+    value = config.getini("kms_mock_" + name) or None
+    if value is not None and name != "quotas" and config.inipath is not None:
+        value = str(Path(config.inipath).parent / value)
+    return value
 
 
 def _env(config) -> dict:

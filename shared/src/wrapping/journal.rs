@@ -1,22 +1,27 @@
 //! The pool's journal: each key that enters this process's pool and each key that leaves it,
-//! appended to `<pool file>.live.<pid>` as it happens, so that a process killed with `kill -9`
-//! (or by the OOM killer, or a CI job's timeout) leaves its ready keys to the next start instead
-//! of taking them with it. The pool file written at a clean exit stays the common case.
+//! appended to `<pool file>.live.<pid>.<random>` as it happens, so that a process killed with
+//! `kill -9` (or by the OOM killer, or a CI job's timeout) leaves its ready keys to the next start
+//! instead of taking them with it. The pool file written at a clean exit stays the common case.
 //!
-//! No key is handed out twice: a key's *drawn* record is written before the key leaves the
-//! pool (so before any client sees it), and a dead process's journal is claimed by renaming
-//! it, so that one process alone recovers it. A write that fails (a full disk) removes the
-//! journal and stops it: keys are then lost at a crash, never duplicated.
+//! No key is handed out twice:
+//! - a key's *drawn* record is written before the key leaves the pool, so before any client
+//!   sees it; if it cannot be written, the key is not handed out (`drawn` says so);
+//! - a journal belongs to the process that holds its `flock` (the kernel drops it when the
+//!   process dies, however it dies), so a journal is recovered only once its owner is gone,
+//!   whatever the process ids say (containers sharing a volume repeat them, and cannot see each
+//!   other's processes); the recovering process claims it by a rename while holding its lock;
+//! - a write that fails removes the journal: keys are then lost at a crash, never duplicated.
 //!
 //! Records: a tag byte, a little-endian `u32` length, the payload. `K`: one key, sealed
 //! (`Purpose::WrappingKeyPool`, a JSON entry as in the pool file). `D`: the SHA-256 prefix of
 //! a key's public key (its fingerprint). A torn last record (the process died mid-write) is
-//! ignored. The file is rewritten with the live keys alone when it grows past
-//! [`COMPACT_BYTES`], so a long run does not grow it without bound.
+//! ignored. The file is rewritten with the live keys alone when it has grown past
+//! [`COMPACT_BYTES`] and twice their size, so a long run does not grow it without bound and a
+//! large pool does not rewrite it on every draw.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -27,7 +32,8 @@ use super::pair::WrappingKeyPair;
 use super::pool::PoolFileEntry;
 use crate::crypto::seal::{Purpose, Sealer};
 
-/// The journal is rewritten with its live keys once it holds this many bytes.
+/// The journal is rewritten with its live keys once it holds this many bytes (and twice what
+/// they take).
 pub const COMPACT_BYTES: u64 = 4 << 20;
 
 const ADDED: u8 = b'K';
@@ -41,41 +47,57 @@ fn fingerprint(pair: &WrappingKeyPair) -> Fingerprint {
 
 pub struct Journal {
     path: PathBuf,
-    /// Where a compaction writes before renaming over `path`: `<pool file>.compacting.<pid>`,
-    /// which the start-up sweep removes if a process dies meanwhile.
+    /// Where a compaction writes before renaming over `path`; the start-up sweep removes it if
+    /// a process dies meanwhile.
     compacting: PathBuf,
     sealer: Arc<Sealer>,
-    state: Mutex<Option<State>>,
+    status: Mutex<Status>,
 }
 
-struct State {
+enum Status {
+    Open(Open),
+    /// Removed: a clean exit, or a write failed and the file is gone.
+    Stopped,
+    /// A write failed and the file could not be removed: it still offers these keys to a next
+    /// start, so they are not handed out here.
+    Poisoned(HashSet<Fingerprint>),
+}
+
+struct Open {
+    /// Holds the journal's lock for the process's life.
     file: File,
     bytes: u64,
     /// The sealed records of the keys in the pool now, by fingerprint: what a compaction
     /// writes.
     live: HashMap<Fingerprint, Vec<u8>>,
+    live_bytes: u64,
 }
 
 impl Journal {
-    /// This process's journal beside `pool_file`, created empty (mode 0600).
+    /// This process's journal beside `pool_file`: a new file (mode 0600) under a name no other
+    /// process has, locked.
     pub fn create(pool_file: &Path, sealer: Arc<Sealer>) -> io::Result<Journal> {
-        let path = live_path(pool_file, std::process::id());
-        let mut compacting = pool_file.as_os_str().to_owned();
-        compacting.push(format!(".compacting.{}", std::process::id()));
-        let file = open_new(&path)?;
+        let tag = format!("{}.{}", std::process::id(), random_suffix());
+        let path = sibling(pool_file, &format!("live.{tag}"));
+        let file = crate::private_file::options()
+            .append(true)
+            .create_new(true)
+            .open(&path)?;
+        lock(&file)?;
         Ok(Journal {
             path,
-            compacting: PathBuf::from(compacting),
+            compacting: sibling(pool_file, &format!("compacting.{tag}")),
             sealer,
-            state: Mutex::new(Some(State {
+            status: Mutex::new(Status::Open(Open {
                 file,
                 bytes: 0,
                 live: HashMap::new(),
+                live_bytes: 0,
             })),
         })
     }
 
-    /// Records a key that enters the pool.
+    /// Records a key that enters the pool (before anyone can draw it).
     pub fn added(&self, pair: &WrappingKeyPair) {
         let entry = PoolFileEntry {
             spec: pair.spec(),
@@ -83,89 +105,168 @@ impl Journal {
         };
         let plain = serde_json::to_vec(&entry).expect("a pool entry serializes");
         let record = record(ADDED, &self.sealer.seal(Purpose::WrappingKeyPool, &plain));
-        self.write(|state| {
-            state.file.write_all(&record)?;
-            state.bytes += record.len() as u64;
-            state.live.insert(fingerprint(pair), record);
+        self.write(|open| {
+            open.file.write_all(&record)?;
+            open.bytes += record.len() as u64;
+            open.live_bytes += record.len() as u64;
+            if let Some(old) = open.live.insert(fingerprint(pair), record) {
+                open.live_bytes -= old.len() as u64;
+            }
             Ok(())
         });
     }
 
-    /// Records a key that leaves the pool; call it before the key is handed out.
-    pub fn drawn(&self, pair: &WrappingKeyPair) {
+    /// Records a key that leaves the pool; call it before the key is handed out. False: the
+    /// key must not be handed out (a failed journal still offers it to the next start).
+    #[must_use]
+    pub fn drawn(&self, pair: &WrappingKeyPair) -> bool {
         let print = fingerprint(pair);
-        self.write(|state| {
-            if state.live.remove(&print).is_none() {
+        self.write(|open| {
+            let Some(old) = open.live.remove(&print) else {
                 return Ok(());
-            }
+            };
+            open.live_bytes -= old.len() as u64;
             let record = record(DRAWN, &print);
-            state.file.write_all(&record)?;
-            state.bytes += record.len() as u64;
-            if state.bytes >= COMPACT_BYTES {
-                state.compact(&self.compacting, &self.path)?;
+            open.file.write_all(&record)?;
+            open.bytes += record.len() as u64;
+            if open.bytes >= COMPACT_BYTES.max(2 * open.live_bytes) {
+                open.compact(&self.compacting, &self.path)?;
             }
             Ok(())
         });
+        match &*self.status.lock().unwrap_or_else(|e| e.into_inner()) {
+            Status::Poisoned(offered) => !offered.contains(&print),
+            Status::Open(_) | Status::Stopped => true,
+        }
     }
 
     /// Removes the journal (a clean exit, once the pool file holds the keys, or is about to).
     pub fn remove(&self) {
-        if self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .is_some()
-        {
-            let _ = std::fs::remove_file(&self.path);
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*status, Status::Open(_)) && std::fs::remove_file(&self.path).is_ok() {
+            *status = Status::Stopped;
         }
     }
 
-    fn write(&self, f: impl FnOnce(&mut State) -> io::Result<()>) {
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(state) = guard.as_mut() else {
+    fn write(&self, f: impl FnOnce(&mut Open) -> io::Result<()>) {
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let Status::Open(open) = &mut *status else {
             return;
         };
-        if let Err(e) = f(state) {
-            // A journal that may lack a drawn record must not be recovered.
-            *guard = None;
-            let _ = std::fs::remove_file(&self.path);
+        if let Err(e) = f(open) {
             tracing::warn!(error = %e, file = %self.path.display(),
                 "cannot write the wrapping-key pool's journal; keys made from now on are lost if the process is killed");
+            // A journal that may lack a drawn record must not be recovered.
+            let _ = std::fs::remove_file(&self.compacting);
+            *status = match std::fs::remove_file(&self.path) {
+                Ok(()) => Status::Stopped,
+                Err(_) => Status::Poisoned(open.live.keys().copied().collect()),
+            };
         }
     }
 }
 
-impl State {
-    /// Rewrites the journal with the live keys alone (a new file renamed over the old one).
+impl Open {
+    /// Rewrites the journal with the live keys alone: a new file, locked before it is renamed
+    /// over the old one, so that the name is never an unlocked journal of a live process.
     fn compact(&mut self, tmp: &Path, path: &Path) -> io::Result<()> {
-        let mut file = open_new(tmp)?;
+        let mut file = crate::private_file::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)?;
+        lock(&file)?;
         let mut bytes = 0;
         for record in self.live.values() {
             file.write_all(record)?;
             bytes += record.len() as u64;
         }
         std::fs::rename(tmp, path)?;
+        // The old file's lock goes with it, once the new one holds the name.
         self.file = file;
         self.bytes = bytes;
         Ok(())
     }
 }
 
-/// `<pool file>.live.<pid>`.
-pub fn live_path(pool_file: &Path, pid: u32) -> PathBuf {
+/// A journal of a process that is gone, claimed: renamed to `<pool file>.recovering.…` while
+/// this process holds its lock, which it keeps until the journal is deleted.
+pub struct Claimed {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    _lock: File,
+}
+
+/// Claims every journal beside `pool_file` whose owner is gone (its lock is free).
+pub fn claim_orphans(pool_file: &Path) -> Vec<Claimed> {
+    let (Some(dir), Some(name)) = (pool_file.parent(), pool_file.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = name.to_string_lossy().into_owned() + ".live.";
+    let mut claimed = Vec::new();
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        if let Some(c) = claim(pool_file, &entry.path()) {
+            claimed.push(c);
+        }
+    }
+    claimed
+}
+
+fn claim(pool_file: &Path, path: &Path) -> Option<Claimed> {
+    use std::os::unix::fs::MetadataExt;
+    let mut file = File::open(path).ok()?;
+    // Held: its owner lives (or another process is claiming it).
+    file.try_lock().ok()?;
+    // The lock is on the file we opened; the name must still be that file (an owner that
+    // compacted meanwhile has a new, locked file under it).
+    let (ours, named) = (file.metadata().ok()?, std::fs::metadata(path).ok()?);
+    if (ours.dev(), ours.ino()) != (named.dev(), named.ino()) {
+        return None;
+    }
+    let to = sibling(
+        pool_file,
+        &format!("recovering.{}.{}", std::process::id(), random_suffix()),
+    );
+    std::fs::rename(path, &to).ok()?;
+    let mut bytes = Vec::new();
+    file.rewind().ok()?;
+    file.read_to_end(&mut bytes).ok()?;
+    Some(Claimed {
+        path: to,
+        bytes,
+        _lock: file,
+    })
+}
+
+fn lock(file: &File) -> io::Result<()> {
+    file.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::Error(e) => e,
+        std::fs::TryLockError::WouldBlock => io::Error::other("a new journal is locked already"),
+    })
+}
+
+/// `<pool file>.<what>`.
+fn sibling(pool_file: &Path, what: &str) -> PathBuf {
     let mut name = pool_file.as_os_str().to_owned();
-    name.push(format!(".live.{pid}"));
+    name.push(format!(".{what}"));
     PathBuf::from(name)
 }
 
-fn open_new(path: &Path) -> io::Result<File> {
-    crate::private_file::options()
-        .append(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .and_then(|f| f.set_len(0).map(|()| f))
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 6];
+    crate::crypto::fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn record(tag: u8, payload: &[u8]) -> Vec<u8> {
@@ -241,7 +342,7 @@ mod tests {
         for k in &keys {
             j.added(k);
         }
-        j.drawn(&keys[1]);
+        assert!(j.drawn(&keys[1]));
         let bytes = std::fs::read(&j.path).unwrap();
         let publics = |pairs: Vec<WrappingKeyPair>| -> Vec<Vec<u8>> {
             pairs.iter().map(|p| p.public_key_der().to_vec()).collect()
@@ -259,7 +360,7 @@ mod tests {
         assert!(replay(&bytes, &Sealer::random()).is_empty());
         // Drawing a key the journal never had writes nothing.
         let len = bytes.len();
-        j.drawn(&WrappingKeyPair::generate(WrappingKeySpec::Rsa2048));
+        assert!(j.drawn(&WrappingKeyPair::generate(WrappingKeySpec::Rsa2048)));
         assert_eq!(std::fs::read(&j.path).unwrap().len(), len);
         j.remove();
         assert!(!j.path.exists());
@@ -277,7 +378,7 @@ mod tests {
         let mut written = 0u64;
         while written < 2 * COMPACT_BYTES {
             j.added(&churn);
-            j.drawn(&churn);
+            assert!(j.drawn(&churn));
             written += 2000;
         }
         let bytes = std::fs::read(&j.path).unwrap();

@@ -230,10 +230,12 @@ impl WrappingKeyPool {
         let refilled = async {
             loop {
                 let added = slot.added.notified();
-                if let Some(pair) = lock(&slot.ready).pop_front() {
-                    return pair;
+                let popped = lock(&slot.ready).pop_front();
+                match popped {
+                    Some(pair) if self.leave(&pair) => return pair,
+                    Some(_) => continue,
+                    None => added.await,
                 }
-                added.await;
             }
         };
         tokio::select! {
@@ -245,7 +247,6 @@ impl WrappingKeyPool {
                 Err(_) => std::panic::resume_unwind(Box::new("wrapping key generation failed")),
             },
             pair = refilled => {
-                self.leave(&pair);
                 self.remember(slot, &pair);
                 (pair, KeySource::Pool)
             }
@@ -255,9 +256,14 @@ impl WrappingKeyPool {
     /// The O(1) path: a ready key, or a recent one in reuse mode.
     pub fn take_ready(&self, spec: WrappingKeySpec) -> Option<(Arc<WrappingKeyPair>, KeySource)> {
         let slot = self.slot(spec);
-        let popped = lock(&slot.ready).pop_front();
+        let popped = loop {
+            let popped = lock(&slot.ready).pop_front();
+            match popped {
+                Some(pair) if !self.leave(&pair) => continue,
+                other => break other,
+            }
+        };
         if let Some(pair) = popped {
-            self.leave(&pair);
             self.note_draw(slot);
             slot.hits.fetch_add(1, Ordering::Relaxed);
             self.remember(slot, &pair);
@@ -321,11 +327,11 @@ impl WrappingKeyPool {
     }
 
     /// A key left the ready queue to be handed out: its drawn record is written before any
-    /// client sees it, so that a recovered journal never offers it again.
-    fn leave(&self, pair: &WrappingKeyPair) {
-        if let Some(j) = self.shared.journal.get() {
-            j.drawn(pair);
-        }
+    /// client sees it, so that a recovered journal never offers it again. False: it must not
+    /// be handed out (its drawn record could not be written); it is dropped.
+    #[must_use]
+    fn leave(&self, pair: &WrappingKeyPair) -> bool {
+        self.shared.journal.get().is_none_or(|j| j.drawn(pair))
     }
 
     fn wake_refill(&self) {
@@ -558,25 +564,24 @@ impl WrappingKeyPool {
         removed
     }
 
-    /// Recovers the journals of processes that were killed (each claimed by a rename, so one
-    /// process alone gets its keys), starts this process's journal, and puts the recovered keys
-    /// into the pool (journaled again), before the claimed files go. Call it before
-    /// [`load`](Self::load), so that the pool file's keys are journaled too. Returns how many
-    /// keys were recovered; without a journal (a folder it cannot write) the pool still works.
+    /// Recovers the journals of processes that were killed (each claimed while its lock is
+    /// free, so only once its owner is gone, and by one process alone), starts this process's
+    /// journal, and puts the recovered keys into the pool (journaled again), before the claimed
+    /// files go. Call it before [`load`](Self::load), so that the pool file's keys are
+    /// journaled too. Returns how many keys were recovered; without a journal (a folder it
+    /// cannot write) the pool still works.
     pub fn recover(&self, path: &Path, sealer: &Arc<Sealer>) -> std::io::Result<usize> {
-        let claimed = claim_dead_journals(path);
-        let mut pairs = Vec::new();
-        for file in &claimed {
-            if let Ok(bytes) = std::fs::read(file) {
-                pairs.extend(journal::replay(&bytes, sealer));
-            }
-        }
+        let claimed = journal::claim_orphans(path);
+        let pairs: Vec<_> = claimed
+            .iter()
+            .flat_map(|c| journal::replay(&c.bytes, sealer))
+            .collect();
         let started =
             Journal::create(path, sealer.clone()).map(|j| drop(self.shared.journal.set(j)));
         let n = pairs.len();
         self.add_ready(pairs);
-        for file in &claimed {
-            let _ = std::fs::remove_file(file);
+        for c in &claimed {
+            let _ = std::fs::remove_file(&c.path);
         }
         started.map(|()| n)
     }
@@ -617,49 +622,6 @@ impl WrappingKeyPool {
 pub(super) struct PoolFileEntry {
     pub(super) spec: WrappingKeySpec,
     pub(super) pkcs8: String,
-}
-
-/// Renames the journals of processes that no longer run to `.recovering.<this pid>.<n>` and
-/// returns the new names. A journal under this process's own id is an earlier process's (a
-/// container's processes get the same ids at every start).
-fn claim_dead_journals(path: &Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let prefix = name.to_string_lossy().into_owned() + ".live.";
-    let mut claimed = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file
-            .strip_prefix(&prefix)
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if alive_elsewhere(pid) {
-            continue;
-        }
-        let to = recovering_path(path, claimed.len());
-        if std::fs::rename(entry.path(), &to).is_ok() {
-            claimed.push(to);
-        }
-    }
-    claimed
-}
-
-/// `<pool file>.recovering.<pid>.<n>`.
-fn recovering_path(path: &Path, n: usize) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".recovering.{}.{n}", std::process::id()));
-    PathBuf::from(name)
 }
 
 /// Whether another process with this id runs: this process's own id counts as not running
@@ -852,13 +814,26 @@ mod tests {
         let publics: Vec<Vec<u8>> = keys.iter().map(|k| k.public_key_der().to_vec()).collect();
         let a = small(PerSpec::default(), false);
         assert_eq!(a.recover(&file, &sealer).unwrap(), 0);
-        let live = journal::live_path(&file, std::process::id());
-        assert!(live.exists());
+        let journals = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let live = journals(&dir);
+        assert_eq!(live.len(), 1);
+        assert!(live[0].starts_with(&format!("pool.sealed.live.{}.", std::process::id())));
         a.add_ready(keys);
         let (first, _) = a.take_ready(spec).unwrap();
         assert_eq!(first.public_key_der(), &publics[0][..]);
-        // `a` is killed here: no save. Its journal is under this process's id, which counts
-        // as an earlier process's.
+        // While `a` lives, its journal is locked: nobody recovers it.
+        let x = small(PerSpec::default(), false);
+        assert_eq!(x.recover(&file, &sealer).unwrap(), 0);
+        drop(x);
+        // `a` is killed here: no save; its lock goes with it.
+        drop(a);
         let b = small(PerSpec::default(), false);
         assert_eq!(b.recover(&file, &sealer).unwrap(), 2);
         let ready = |p: &WrappingKeyPool| -> Vec<Vec<u8>> {
@@ -873,22 +848,18 @@ mod tests {
             "the key handed out is not offered again"
         );
         // The recovered keys are in b's own journal; the claimed file is gone.
-        let names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names,
-            vec![format!("pool.sealed.live.{}", std::process::id())]
-        );
+        let names = journals(&dir);
+        assert_eq!(names.len(), 1);
+        assert!(names[0].starts_with("pool.sealed.live.") && names[0] != live[0]);
         let (second, _) = b.take_ready(spec).unwrap();
         assert_eq!(second.public_key_der(), &publics[1][..]);
+        drop(b);
         let c = small(PerSpec::default(), false);
         assert_eq!(c.recover(&file, &sealer).unwrap(), 1);
         assert_eq!(ready(&c), vec![publics[2].clone()]);
         // A clean exit: the pool file holds the key, the journal is gone.
         assert_eq!(c.save(&file, &sealer).unwrap(), 1);
-        assert!(file.exists() && !live.exists());
+        assert_eq!(journals(&dir), vec!["pool.sealed".to_string()]);
         let d = small(PerSpec::default(), false);
         assert_eq!(d.recover(&file, &sealer).unwrap(), 0);
         assert_eq!(d.load(&file, &sealer).unwrap(), 1);
