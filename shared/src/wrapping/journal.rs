@@ -59,8 +59,12 @@ enum Status {
     /// Removed: a clean exit, or a write failed and the file is gone.
     Stopped,
     /// A write failed and the file could not be removed: it still offers these keys to a next
-    /// start, so they are not handed out here.
-    Poisoned(HashSet<Fingerprint>),
+    /// start, so they are not handed out here; its lock is kept, so that nobody recovers it
+    /// while this process lives.
+    Poisoned {
+        offered: HashSet<Fingerprint>,
+        _lock: File,
+    },
 }
 
 struct Open {
@@ -122,12 +126,15 @@ impl Journal {
     pub fn drawn(&self, pair: &WrappingKeyPair) -> bool {
         let print = fingerprint(pair);
         self.write(|open| {
-            let Some(old) = open.live.remove(&print) else {
+            if !open.live.contains_key(&print) {
                 return Ok(());
-            };
-            open.live_bytes -= old.len() as u64;
+            }
             let record = record(DRAWN, &print);
             open.file.write_all(&record)?;
+            // Only once its drawn record is written: until then the key counts as offered.
+            if let Some(old) = open.live.remove(&print) {
+                open.live_bytes -= old.len() as u64;
+            }
             open.bytes += record.len() as u64;
             if open.bytes >= COMPACT_BYTES.max(2 * open.live_bytes) {
                 open.compact(&self.compacting, &self.path)?;
@@ -135,16 +142,26 @@ impl Journal {
             Ok(())
         });
         match &*self.status.lock().unwrap_or_else(|e| e.into_inner()) {
-            Status::Poisoned(offered) => !offered.contains(&print),
+            Status::Poisoned { offered, .. } => !offered.contains(&print),
             Status::Open(_) | Status::Stopped => true,
         }
     }
 
-    /// Removes the journal (a clean exit, once the pool file holds the keys, or is about to).
-    pub fn remove(&self) {
+    /// Removes the journal (a clean exit, before the pool file takes the keys). False: a
+    /// journal file is left that still offers keys, so the pool file must not offer them too.
+    #[must_use]
+    pub fn remove(&self) -> bool {
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(*status, Status::Open(_)) && std::fs::remove_file(&self.path).is_ok() {
-            *status = Status::Stopped;
+        match &*status {
+            Status::Stopped => true,
+            Status::Poisoned { .. } => false,
+            Status::Open(_) => {
+                let removed = std::fs::remove_file(&self.path).is_ok();
+                if removed {
+                    *status = Status::Stopped;
+                }
+                removed
+            }
         }
     }
 
@@ -158,10 +175,16 @@ impl Journal {
                 "cannot write the wrapping-key pool's journal; keys made from now on are lost if the process is killed");
             // A journal that may lack a drawn record must not be recovered.
             let _ = std::fs::remove_file(&self.compacting);
-            *status = match std::fs::remove_file(&self.path) {
-                Ok(()) => Status::Stopped,
-                Err(_) => Status::Poisoned(open.live.keys().copied().collect()),
+            let removed = std::fs::remove_file(&self.path).is_ok();
+            let Status::Open(open) = std::mem::replace(&mut *status, Status::Stopped) else {
+                unreachable!("matched Open above");
             };
+            if !removed {
+                *status = Status::Poisoned {
+                    offered: open.live.into_keys().collect(),
+                    _lock: open.file,
+                };
+            }
         }
     }
 }
@@ -362,7 +385,7 @@ mod tests {
         let len = bytes.len();
         assert!(j.drawn(&WrappingKeyPair::generate(WrappingKeySpec::Rsa2048)));
         assert_eq!(std::fs::read(&j.path).unwrap().len(), len);
-        j.remove();
+        assert!(j.remove());
         assert!(!j.path.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }

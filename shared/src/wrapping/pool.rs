@@ -514,8 +514,11 @@ impl WrappingKeyPool {
         // the next start recovers. Once the file is written, the journal goes before the file
         // takes its name: at no moment do both hold the keys for a next start.
         let saved = crate::private_file::write(&tmp, &sealed).and_then(|()| {
-            if let Some(j) = self.shared.journal.get() {
-                j.remove();
+            if !self.shared.journal.get().is_none_or(Journal::remove) {
+                // The journal keeps the keys (and its lock, until this process ends).
+                return Err(std::io::Error::other(
+                    "the pool's journal could not be removed; its keys stay in it",
+                ));
             }
             std::fs::rename(&tmp, path)
         });
@@ -648,9 +651,15 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// `<pool file>.<what>.<pid>.<random>`: unique even among processes with the same id
+/// (containers sharing a volume), so that one process's claimed or half-written file is never
+/// another's.
 fn tmp_path(path: &Path, what: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{what}.{}", std::process::id()));
+    let mut random = [0u8; 6];
+    crate::crypto::fill_random(&mut random);
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    name.push(format!(".{what}.{}.{random}", std::process::id()));
     path.with_file_name(name)
 }
 
