@@ -19,3 +19,9 @@ test -x "$work/venv/bin/kms-import-mock" && test -x "$work/venv/bin/kms-import-m
 (cd python/example && "$work/venv/bin/python" -m pytest -q -p no:cacheprovider test_options.py \
   --kms-mock-quotas aws --kms-mock-env KMS_MOCK_QUOTA_RATES=ListKeys=1 --kms-mock-data "$work/data" -rs)
 test -s "$work/data/token-secret" || { echo "the given data folder was not kept" >&2; exit 1; }
+# Two sessions at once (as pytest-xdist workers start theirs): each its own mock, port and folder.
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider python/example >"$work/one.log" 2>&1 & one=$!
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider python/example >"$work/two.log" 2>&1 & two=$!
+wait $one || { cat "$work/one.log"; exit 1; }
+wait $two || { cat "$work/two.log"; exit 1; }
+echo "two sessions at once: $(tail -1 "$work/one.log"); $(tail -1 "$work/two.log")"
