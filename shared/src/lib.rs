@@ -36,8 +36,8 @@ pub use config::{
     ConfigError, ConnectionLimits, Door, Front, LogConfig, LogFormat, MaxConnections, SecretBytes,
     SecretSource, SharedPoolConfig, StoreConfig, Synchronous,
 };
-pub use crypto::fill_random;
 pub use crypto::seal::Sealer;
+pub use crypto::{fill_random, random_hex};
 pub use domain::arn::Scope;
 pub use domain::spec::{KeySpec, WrappingAlgorithm, WrappingKeySpec};
 pub use endpoint::{

@@ -145,7 +145,7 @@ impl Endpoint {
 /// it fails if the name exists, so nobody can have prepared it.
 fn private_dir() -> Result<PathBuf, String> {
     use std::os::unix::fs::DirBuilderExt;
-    let dir = std::env::temp_dir().join(format!("kms-mock-sidecar-{}", uuid_like()));
+    let dir = std::env::temp_dir().join(format!("kms-mock-sidecar-{}", shared::random_hex(16)));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
@@ -156,13 +156,6 @@ fn private_dir() -> Result<PathBuf, String> {
             )
         })?;
     Ok(dir)
-}
-
-/// 128 random bits in hex, from the operating system.
-fn uuid_like() -> String {
-    let mut bytes = [0u8; 16];
-    shared::fill_random(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn serve(

@@ -18,6 +18,13 @@ pub fn fill_random(out: &mut [u8]) {
     aws_lc_rs::rand::fill(out).expect("system random generator");
 }
 
+/// `bytes` random bytes in lowercase hex: names no other process can guess or repeat.
+pub fn random_hex(bytes: usize) -> String {
+    let mut out = vec![0u8; bytes];
+    fill_random(&mut out);
+    hex::encode(out)
+}
+
 /// The first 8 bytes of the SHA-256 of `bytes`: names a key (its public key) in a journal.
 pub fn fingerprint(bytes: &[u8]) -> [u8; 8] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);

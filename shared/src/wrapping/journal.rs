@@ -29,7 +29,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::pair::WrappingKeyPair;
-use super::pool::PoolFileEntry;
+use super::pool_file::{self, PoolFileEntry};
 use crate::crypto::seal::{Purpose, Sealer};
 
 /// The journal is rewritten with its live keys once it holds this many bytes (and twice what
@@ -81,8 +81,7 @@ impl Journal {
     /// This process's journal beside `pool_file`: a new file (mode 0600) under a name no other
     /// process has, locked.
     pub fn create(pool_file: &Path, sealer: Arc<Sealer>) -> io::Result<Journal> {
-        let tag = format!("{}.{}", std::process::id(), random_suffix());
-        let path = sibling(pool_file, &format!("live.{tag}"));
+        let path = pool_file::per_process(pool_file, "live");
         let file = crate::private_file::options()
             .append(true)
             .create_new(true)
@@ -90,7 +89,7 @@ impl Journal {
         lock(&file)?;
         Ok(Journal {
             path,
-            compacting: sibling(pool_file, &format!("compacting.{tag}")),
+            compacting: pool_file::per_process(pool_file, "compacting"),
             sealer,
             status: Mutex::new(Status::Open(Open {
                 file,
@@ -222,28 +221,11 @@ pub struct Claimed {
 
 /// Claims every journal beside `pool_file` whose owner is gone (its lock is free).
 pub fn claim_orphans(pool_file: &Path) -> Vec<Claimed> {
-    let (Some(dir), Some(name)) = (pool_file.parent(), pool_file.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let prefix = name.to_string_lossy().into_owned() + ".live.";
-    let mut claimed = Vec::new();
-    for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
-            continue;
-        }
-        if let Some(c) = claim(pool_file, &entry.path()) {
-            claimed.push(c);
-        }
-    }
-    claimed
+    pool_file::beside(pool_file)
+        .into_iter()
+        .filter(|(rest, _)| rest.starts_with("live."))
+        .filter_map(|(_, path)| claim(pool_file, &path))
+        .collect()
 }
 
 fn claim(pool_file: &Path, path: &Path) -> Option<Claimed> {
@@ -257,10 +239,7 @@ fn claim(pool_file: &Path, path: &Path) -> Option<Claimed> {
     if (ours.dev(), ours.ino()) != (named.dev(), named.ino()) {
         return None;
     }
-    let to = sibling(
-        pool_file,
-        &format!("recovering.{}.{}", std::process::id(), random_suffix()),
-    );
+    let to = pool_file::per_process(pool_file, "recovering");
     std::fs::rename(path, &to).ok()?;
     let mut bytes = Vec::new();
     file.rewind().ok()?;
@@ -277,19 +256,6 @@ fn lock(file: &File) -> io::Result<()> {
         std::fs::TryLockError::Error(e) => e,
         std::fs::TryLockError::WouldBlock => io::Error::other("a new journal is locked already"),
     })
-}
-
-/// `<pool file>.<what>`.
-fn sibling(pool_file: &Path, what: &str) -> PathBuf {
-    let mut name = pool_file.as_os_str().to_owned();
-    name.push(format!(".{what}"));
-    PathBuf::from(name)
-}
-
-fn random_suffix() -> String {
-    let mut bytes = [0u8; 6];
-    crate::crypto::fill_random(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn record(tag: u8, payload: &[u8]) -> Vec<u8> {

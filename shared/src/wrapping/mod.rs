@@ -5,6 +5,7 @@
 pub mod journal;
 pub mod pair;
 pub mod pool;
+mod pool_file;
 pub mod shared;
 pub mod spec;
 

@@ -14,17 +14,18 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::journal::{self, Journal};
 use super::pair::WrappingKeyPair;
+use super::pool_file::{self, PoolFileEntry};
 use super::spec::{PerSpec, PooledSpec};
 use crate::crypto::seal::{Purpose, Sealer};
 use crate::domain::spec::WrappingKeySpec;
@@ -509,7 +510,7 @@ impl WrappingKeyPool {
         }
         let plain = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
         let sealed = sealer.seal(Purpose::WrappingKeyPool, &plain);
-        let tmp = tmp_path(path, "saving");
+        let tmp = pool_file::per_process(path, "saving");
         // A failed save (a full disk, most often) leaves nothing behind but the journal, which
         // the next start recovers. Once the file is written, the journal goes before the file
         // takes its name: at no moment do both hold the keys for a next start.
@@ -533,24 +534,8 @@ impl WrappingKeyPool {
     /// processes that no longer run: killed while saving or loading. Those of live processes
     /// (several share a data folder) stay. Returns how many were removed.
     pub fn sweep_stale(path: &Path) -> usize {
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-            return 0;
-        };
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        let prefix = name.to_string_lossy().into_owned() + ".";
         let mut removed = 0;
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            let Some(rest) = file.strip_prefix(&prefix) else {
-                continue;
-            };
+        for (rest, file) in pool_file::beside(path) {
             // `<what>.<pid>`, or `<what>.<pid>.<n>` for a recovered journal.
             let pid = match rest.split_once('.') {
                 Some(("saving" | "claimed" | "recovering" | "compacting", rest)) => {
@@ -558,9 +543,7 @@ impl WrappingKeyPool {
                 }
                 _ => None,
             };
-            if pid.is_some_and(|p| !alive_elsewhere(p))
-                && std::fs::remove_file(entry.path()).is_ok()
-            {
+            if pid.is_some_and(|p| !alive_elsewhere(p)) && std::fs::remove_file(&file).is_ok() {
                 removed += 1;
             }
         }
@@ -592,7 +575,7 @@ impl WrappingKeyPool {
     /// Claims a pool file (rename, so no other process gets the same keys), loads its keys
     /// into the pool and removes it. A missing file loads nothing.
     pub fn load(&self, path: &Path, sealer: &Sealer) -> std::io::Result<usize> {
-        let claimed = tmp_path(path, "claimed");
+        let claimed = pool_file::per_process(path, "claimed");
         match std::fs::rename(path, &claimed) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             other => other?,
@@ -621,12 +604,6 @@ impl WrappingKeyPool {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-pub(super) struct PoolFileEntry {
-    pub(super) spec: WrappingKeySpec,
-    pub(super) pkcs8: String,
-}
-
 /// Whether another process with this id runs: this process's own id counts as not running
 /// (files under it are an earlier process's).
 fn alive_elsewhere(pid: u32) -> bool {
@@ -649,18 +626,6 @@ fn process_alive(pid: u32) -> bool {
         let _ = pid;
         true
     }
-}
-
-/// `<pool file>.<what>.<pid>.<random>`: unique even among processes with the same id
-/// (containers sharing a volume), so that one process's claimed or half-written file is never
-/// another's.
-fn tmp_path(path: &Path, what: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    let mut random = [0u8; 6];
-    crate::crypto::fill_random(&mut random);
-    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    name.push(format!(".{what}.{}.{random}", std::process::id()));
-    path.with_file_name(name)
 }
 
 /// Refill threads run at the lowest CPU priority (nice 19), so that key generation soaks up
