@@ -421,7 +421,10 @@ def test_out_of_descriptors_backs_off_and_logs_once(tmp_path):
         # Service resumes once the flood ends; after a quiet second the episode is over.
         deadline = time.monotonic() + 15
         while True:
-            st, _ = send(*signed(f"http://127.0.0.1:{port}/", "ListKeys", {}))
+            try:
+                st, _ = send(*signed(f"http://127.0.0.1:{port}/", "ListKeys", {}))
+            except OSError as e:  # not served yet: counts as not yet
+                st = e
             again = "accepting connections again" in log_path.read_text()
             if (st == 200 and again) or time.monotonic() > deadline:
                 break
