@@ -188,7 +188,9 @@ pub(crate) async fn primary_of(
 ///
 /// A write that lands between this read and the store's (a last-usage write-back, another
 /// reader starting the window first) makes it read the key again and decide anew: giving up
-/// would show this reader `PendingReplicaDeletion` although no replica is left.
+/// would show this reader `PendingReplicaDeletion` although no replica is left. Not
+/// `store::update_key`: each attempt asks the store about the related keys again (an await
+/// its closure cannot make), and the caller keeps the version it wrote.
 async fn start_deletion_when_alone(
     store: &dyn KeyStore,
     now: Timestamp,
@@ -888,12 +890,12 @@ mod tests {
         )
         .await
         .unwrap();
-        for (c, days) in [(&east, 7), (&west, 7)] {
+        for c in [&east, &west] {
             call(
                 &kms,
                 c,
                 "ScheduleKeyDeletion",
-                json!({"KeyId": id, "PendingWindowInDays": days}),
+                json!({"KeyId": id, "PendingWindowInDays": 7}),
             )
             .await
             .unwrap();
